@@ -1,0 +1,168 @@
+"""Command line: ``alsel select`` (G, R files -> queries CSV) and ``alsel demo``."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from . import __version__
+from .errors import AlselError
+from .formulations import FORMULATIONS
+from .rounding import ROUNDINGS
+from .select import select
+from .selection import Selection
+from .solvers import BACKENDS
+
+
+class _CliError(Exception):
+    """A user error found by the CLI itself (exit status 2)."""
+
+
+def _load_matrix(path: str, flag: str) -> np.ndarray:
+    file = Path(path)
+    if not file.is_file():
+        raise _CliError(f"{flag}: no such file {path!r}.")
+    try:
+        if file.suffix == ".npy":
+            return np.load(file, allow_pickle=False)
+        if file.suffix in (".csv", ".txt"):
+            return np.loadtxt(file, delimiter="," if file.suffix == ".csv" else None, ndmin=2)
+    except Exception as exc:
+        raise _CliError(f"{flag}: could not read {path!r}: {exc}") from exc
+    raise _CliError(f"{flag}: {path!r} must be a .npy, .csv or .txt file.")
+
+
+def _add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--solver", default="highs", choices=sorted(BACKENDS))
+    parser.add_argument("--formulation", default="symmetric", choices=list(FORMULATIONS))
+    parser.add_argument("--rounding", default=None, choices=list(ROUNDINGS), help="default: topb")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the rounding's tie-breaking")
+    parser.add_argument("--time-limit", type=float, default=None, help="solver time limit, seconds")
+    parser.add_argument("--algorithm", default=None, help="solver algorithm, e.g. simplex, ipm, pdlp")
+
+
+def _pipeline_kwargs(args: argparse.Namespace) -> dict:
+    return {
+        "solver": args.solver,
+        "formulation": args.formulation,
+        "rounding": args.rounding,
+        "seed": args.seed,
+        "time_limit": args.time_limit,
+        "solver_options": {"algorithm": args.algorithm} if args.algorithm else None,
+    }
+
+
+def _write_queries(selection: Selection, out) -> None:
+    out.write("image,class\n")
+    for image, cls in selection.pairs:
+        out.write(f"{image},{cls}\n")
+
+
+def _cmd_select(args: argparse.Namespace) -> int:
+    G = _load_matrix(args.G, "--G")
+    R = _load_matrix(args.R, "--R")
+    selection = select(G, R, args.budget, args.cmax, args.lam, **_pipeline_kwargs(args))
+    if args.output in (None, "-"):
+        _write_queries(selection, sys.stdout)
+    else:
+        with open(args.output, "w", newline="") as out:
+            _write_queries(selection, out)
+    print(selection.summary(), file=sys.stderr)
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from .synthetic import random_problem
+
+    problem = random_problem(
+        args.images, args.classes, args.budget, args.cmax, args.lam, seed=args.seed
+    )
+    n, c = problem.n_images, problem.n_classes
+    print(
+        f"alsel demo: synthetic pool N={n} images, C={c} classes, B={problem.B}, "
+        f"C_max={problem.C_max}, lam={problem.lam:g} (G, R min-max mapped as in the paper)"
+    )
+    selection = select(
+        problem.G, problem.R, problem.B, problem.C_max, problem.lam, **_pipeline_kwargs(args)
+    )
+    print(selection.summary())
+    size = selection.info["lp_size"]
+    print(
+        f"LP ({selection.formulation}): {size['rows']:,} rows x {size['cols']:,} cols, "
+        f"{size['nnz']:,} nonzeros; {selection.info['algorithm']}, "
+        f"{selection.info['iterations']:,} iterations"
+    )
+    print(
+        "timings: "
+        + ", ".join(f"{stage} {seconds:.3f} s" for stage, seconds in selection.timings.items())
+    )
+    if selection.relaxed_M is not None:
+        relaxed = selection.relaxed_M
+        half = int(np.sum(np.abs(relaxed - 0.5) < 1e-6))
+        fractional = int(np.sum((relaxed > 1e-6) & (relaxed < 1 - 1e-6)))
+        print(
+            f"relaxation: value {selection.relaxation_value:.6g}; {fractional} fractional entries "
+            f"of M ({half} at 1/2). The paper's relaxation is degenerate: it pays almost no "
+            "redundancy, so the bound above is weak (see DESIGN.md)."
+        )
+    shown = selection.pairs[: args.show]
+    print(f"first {len(shown)} of {len(selection.pairs)} queries:")
+    print("  image  class  confidence G")
+    for image, cls in shown:
+        print(f"  {image:5d}  {cls:5d}  {problem.G[cls, image]:.4g}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="alsel",
+        description="Choose which yes/no questions ('is class j in image i?') to ask an annotator.",
+    )
+    parser.add_argument("--version", action="version", version=f"alsel {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    sel = commands.add_parser("select", help="select queries from G and R files")
+    sel.add_argument("--G", required=True, help="confidence matrix (C, N): .npy, .csv or .txt")
+    sel.add_argument("--R", required=True, help="redundancy matrix (N, N): .npy, .csv or .txt")
+    sel.add_argument("--budget", type=int, required=True, help="B, the number of queries")
+    sel.add_argument("--cmax", type=int, required=True, help="C_max, queries per image at most")
+    sel.add_argument("--lam", type=float, required=True, help="weight of the redundancy term")
+    sel.add_argument("-o", "--output", default=None, help="CSV file (image,class); default stdout")
+    _add_pipeline_arguments(sel)
+    sel.set_defaults(run=_cmd_select)
+
+    demo = commands.add_parser("demo", help="a synthetic instance at the paper's scale")
+    demo.add_argument("--images", type=int, default=1200)
+    demo.add_argument("--classes", type=int, default=19)
+    demo.add_argument("--budget", type=int, default=200)
+    demo.add_argument("--cmax", type=int, default=5)
+    demo.add_argument("--lam", type=float, default=1.0)
+    demo.add_argument("--show", type=int, default=10, help="how many queries to print")
+    _add_pipeline_arguments(demo)
+    demo.set_defaults(run=_cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``alsel`` command; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.verbose:
+        logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
+    try:
+        return args.run(args)
+    except (_CliError, ValueError, TypeError) as exc:
+        print(f"alsel {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except AlselError as exc:
+        print(f"alsel {args.command}: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,167 @@
+"""Vectorized CSR assembly of the selection LP's constraint blocks.
+
+Every block has rows of one constant length, so its slice of the CSR arrays is a dense
+(rows x length) view: a block fills those views with a few strided NumPy writes, straight into
+the final preallocated arrays, with no per-row work and no intermediate copies of the matrix.
+There is no Python loop over images, classes or pairs.
+
+Column layout (see alsel.lp): vec(M) at [0, N*C), v at [N*C, N*C + N), z after that. Within a
+row, column indices increase (M < v < z, and the smaller image's v first).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+from ..lp import LinearProgram, VariableIndex
+from ..problem import SelectionProblem
+
+Fill = Callable[[np.ndarray, np.ndarray], None]
+
+
+@dataclass(frozen=True)
+class RowBlock:
+    """``n_rows`` rows of ``row_length`` entries each; ``fill(indices, data)`` writes them into
+    two (n_rows, row_length) views of the CSR arrays."""
+
+    name: str
+    n_rows: int
+    row_length: int
+    lower: float
+    upper: float
+    fill: Fill
+
+
+def budget_row(n: int, c: int, B: int) -> RowBlock:
+    """sum_ij M_ij = B."""
+
+    def fill(indices: np.ndarray, data: np.ndarray) -> None:
+        indices[0] = np.arange(n * c)
+        data[0] = 1.0
+
+    return RowBlock("budget", 1, n * c, float(B), float(B), fill)
+
+
+def capacity_rows(n: int, c: int, c_max: int) -> RowBlock:
+    """sum_j M_ij <= C_max for every image i."""
+
+    def fill(indices: np.ndarray, data: np.ndarray) -> None:
+        indices.ravel()[:] = np.arange(n * c)
+        data[:] = 1.0
+
+    return RowBlock("capacity", n, c, -np.inf, float(c_max), fill)
+
+
+def link_rows(n: int, c: int) -> RowBlock:
+    """M_ij - v_i <= 0 for every (i, j), row i*C + j."""
+
+    def fill(indices: np.ndarray, data: np.ndarray) -> None:
+        indices[:, 0] = np.arange(n * c)
+        indices[:, 1].reshape(n, c)[:] = (n * c + np.arange(n))[:, None]
+        data[:, 0] = 1.0
+        data[:, 1] = -1.0
+
+    return RowBlock("link", n * c, 2, -np.inf, 0.0, fill)
+
+
+def self_pair_rows(images: np.ndarray, z_cols: np.ndarray, v_start: int) -> RowBlock:
+    """2 v_i - 2 z_ii <= 1 for each listed image i (the diagonal of Eq. 8's pair constraint)."""
+
+    def fill(indices: np.ndarray, data: np.ndarray) -> None:
+        np.add(images, v_start, out=indices[:, 0])
+        indices[:, 1] = z_cols
+        data[:, 0] = 2.0
+        data[:, 1] = -2.0
+
+    return RowBlock("self_pair", len(images), 2, -np.inf, 1.0, fill)
+
+
+def pair_rows(pair_i: np.ndarray, pair_j: np.ndarray, z_cols: np.ndarray, v_start: int) -> RowBlock:
+    """v_i + v_j - 2 z_k <= 1 for each pair k of distinct images (pair_i[k], pair_j[k])."""
+
+    def fill(indices: np.ndarray, data: np.ndarray) -> None:
+        np.minimum(pair_i, pair_j, out=indices[:, 0])
+        np.maximum(pair_i, pair_j, out=indices[:, 1])
+        indices[:, :2] += v_start
+        indices[:, 2] = z_cols
+        data[:, :2] = 1.0
+        data[:, 2] = -2.0
+
+    return RowBlock("pair", len(pair_i), 3, -np.inf, 1.0, fill)
+
+
+def standard_blocks(problem: SelectionProblem) -> list[RowBlock]:
+    """The rows every formulation shares: budget, per-image capacity, and M_ij <= v_i."""
+    n, c = problem.n_images, problem.n_classes
+    return [budget_row(n, c, problem.B), capacity_rows(n, c, problem.C_max), link_rows(n, c)]
+
+
+def assemble(
+    problem: SelectionProblem,
+    blocks: list[RowBlock],
+    index: VariableIndex,
+    z_cost: np.ndarray,
+    formulation: str,
+) -> LinearProgram:
+    """Stack row blocks into one canonical CSR LP over columns [vec(M), v, z], all in [0, 1]."""
+    n_cols = index.z.stop
+    n_rows = sum(block.n_rows for block in blocks)
+    nnz = sum(block.n_rows * block.row_length for block in blocks)
+    index_dtype = np.int32 if max(nnz, n_cols) < np.iinfo(np.int32).max else np.int64
+
+    indptr = np.empty(n_rows + 1, dtype=index_dtype)
+    indptr[0] = 0
+    indices = np.empty(nnz, dtype=index_dtype)
+    data = np.empty(nnz)
+    row_lower = np.empty(n_rows)
+    row_upper = np.empty(n_rows)
+    row_blocks: dict[str, slice] = {}
+    row, pos = 0, 0
+    for block in blocks:
+        rows = slice(row, row + block.n_rows)
+        end = pos + block.n_rows * block.row_length
+        indptr[row + 1 : rows.stop + 1] = np.arange(
+            pos + block.row_length, end + 1, block.row_length, dtype=index_dtype
+        )
+        shape = (block.n_rows, block.row_length)
+        block.fill(indices[pos:end].reshape(shape), data[pos:end].reshape(shape))
+        row_lower[rows] = block.lower
+        row_upper[rows] = block.upper
+        row_blocks[block.name] = rows
+        row, pos = rows.stop, end
+
+    A = sp.csr_array((data, indices, indptr), shape=(n_rows, n_cols))
+    A.has_sorted_indices = True  # every block writes its rows' columns in increasing order
+    cost = np.empty(n_cols)
+    cost[index.m] = problem.G.T.ravel()
+    cost[index.v] = 0.0
+    cost[index.z] = z_cost
+    return LinearProgram(
+        c=cost,
+        A=A,
+        row_lower=row_lower,
+        row_upper=row_upper,
+        col_lower=np.zeros(n_cols),
+        col_upper=np.ones(n_cols),
+        index=index,
+        formulation=formulation,
+        row_blocks=row_blocks,
+    )
+
+
+def variable_index(problem: SelectionProblem, pair_i: np.ndarray, pair_j: np.ndarray) -> VariableIndex:
+    """Columns vec(M), v, then one z per listed image pair, in the given order."""
+    n, c = problem.n_images, problem.n_classes
+    return VariableIndex(
+        n_images=n,
+        n_classes=c,
+        m=slice(0, n * c),
+        v=slice(n * c, n * c + n),
+        z=slice(n * c + n, n * c + n + len(pair_i)),
+        pair_i=pair_i,
+        pair_j=pair_j,
+    )

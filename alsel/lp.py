@@ -1,0 +1,136 @@
+"""LinearProgram: the solver-independent form every formulation produces and every backend reads.
+
+    min  c^T x + offset   s.t.   row_lower <= A x <= row_upper,   col_lower <= x <= col_upper
+
+with an optional integrality mask. Variable order is always vec(M) row-major (index i*C + j),
+then v (N), then the z block; :class:`VariableIndex` maps columns back to M, v and the image pairs
+of each z.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.sparse as sp
+
+
+@dataclass(frozen=True, eq=False)
+class VariableIndex:
+    """Where M, v and z live in the LP's column vector.
+
+    Attributes
+    ----------
+    n_images, n_classes : int
+        N and C.
+    m, v, z : slice
+        Column ranges of vec(M) (row-major), v and z.
+    pair_i, pair_j : int arrays
+        The images (i, j) of each z column, in column order: z[k] linearizes v[pair_i[k]] *
+        v[pair_j[k]].
+    """
+
+    n_images: int
+    n_classes: int
+    m: slice
+    v: slice
+    z: slice
+    pair_i: np.ndarray
+    pair_j: np.ndarray
+
+    def M_of(self, x: np.ndarray) -> np.ndarray:
+        """The (N, C) block of M in a column vector x."""
+        return x[self.m].reshape(self.n_images, self.n_classes)
+
+    def v_of(self, x: np.ndarray) -> np.ndarray:
+        """The N entries of v in x."""
+        return x[self.v]
+
+    def z_of(self, x: np.ndarray) -> np.ndarray:
+        """The z entries of x, in the order of (pair_i, pair_j)."""
+        return x[self.z]
+
+
+@dataclass(frozen=True, eq=False)
+class LinearProgram:
+    """A sparse LP (or MILP when ``integrality`` is set) in row-bounded form.
+
+    Attributes
+    ----------
+    c : float array (n,)
+        Objective coefficients.
+    A : scipy.sparse.csr_array (m, n)
+        Constraint matrix, canonical CSR (sorted indices, no duplicates).
+    row_lower, row_upper : float arrays (m,)
+        Row bounds; +-inf where a side is absent.
+    col_lower, col_upper : float arrays (n,)
+        Column bounds.
+    index : VariableIndex
+        Maps columns back to M, v and z.
+    formulation : str
+        Name of the formulation that built it.
+    integrality : bool array (n,) or None
+        True where a column must be integral; None for a pure LP.
+    row_blocks : dict[str, slice]
+        Named ranges of rows (e.g. "budget", "capacity", "link", "pair").
+    offset : float
+        Constant added to the objective.
+    """
+
+    c: np.ndarray
+    A: sp.csr_array
+    row_lower: np.ndarray
+    row_upper: np.ndarray
+    col_lower: np.ndarray
+    col_upper: np.ndarray
+    index: VariableIndex
+    formulation: str
+    integrality: np.ndarray | None = None
+    row_blocks: dict[str, slice] = field(default_factory=dict)
+    offset: float = 0.0
+
+    @property
+    def num_rows(self) -> int:
+        return self.A.shape[0]
+
+    @property
+    def num_cols(self) -> int:
+        return self.A.shape[1]
+
+    @property
+    def nnz(self) -> int:
+        return int(self.A.nnz)
+
+    @property
+    def is_mip(self) -> bool:
+        return self.integrality is not None and bool(self.integrality.any())
+
+    def size(self) -> dict[str, int]:
+        """Rows, columns and nonzeros, for reports."""
+        return {"rows": self.num_rows, "cols": self.num_cols, "nnz": self.nnz}
+
+    def objective_value(self, x: np.ndarray) -> float:
+        """c^T x + offset."""
+        return float(self.c @ x) + self.offset
+
+    def dual_bound(self, y: np.ndarray) -> float:
+        """A lower bound on the LP optimum from any row-dual vector y (weak duality).
+
+        y is first projected onto the sign its row bounds allow (y_r > 0 needs a finite lower
+        bound, y_r < 0 a finite upper one). With reduced costs d = c - A^T y, every feasible x
+        satisfies  c^T x >= sum_r (y_r^+ l_r - y_r^- u_r) + sum_j min(d_j lo_j, d_j up_j),
+        which is the bound returned (-inf where an infinite column bound meets a nonzero d_j).
+        It holds whatever solver produced y and however inexact y is.
+        """
+        y = np.asarray(y, dtype=np.float64)
+        if y.shape != (self.num_rows,):
+            raise ValueError(f"y must have shape ({self.num_rows},); got {y.shape}.")
+        y_pos = np.where(np.isfinite(self.row_lower), np.maximum(y, 0.0), 0.0)
+        y_neg = np.where(np.isfinite(self.row_upper), np.maximum(-y, 0.0), 0.0)
+        with np.errstate(invalid="ignore"):
+            rows = np.sum(y_pos * np.where(y_pos > 0, self.row_lower, 0.0)) - np.sum(
+                y_neg * np.where(y_neg > 0, self.row_upper, 0.0)
+            )
+            d = self.c - self.A.T @ (y_pos - y_neg)
+            cols = np.where(d > 0, d * self.col_lower, np.where(d < 0, d * self.col_upper, 0.0))
+        return float(rows + np.sum(cols)) + self.offset

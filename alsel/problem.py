@@ -1,0 +1,137 @@
+"""The selection problem of the paper (Eq. 4) and its objective."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._validation import as_count, as_float_array, as_nonnegative_float
+
+#: R is accepted as symmetric when max|R - R^T| <= SYMMETRY_TOL * max(1, max|R|).
+SYMMETRY_TOL = 1e-8
+
+
+@dataclass(frozen=True, eq=False)
+class SelectionProblem:
+    """One instance of Eq. 4: choose B (image, class) queries.
+
+        min  Tr(M G) + lam * v^T R v
+        s.t. sum(M) = B,  sum_j M_ij <= C_max,  v_i = min(1, sum_j M_ij),  M, v binary
+
+    Parameters
+    ----------
+    G : array (C, N)
+        Confidence of the model in the presence of class j in image i, classes first as in the
+        paper (Eq. 2). Low values are the pairs worth asking about.
+    R : array (N, N)
+        Redundancy between images (Eq. 3), symmetric and non-negative (Theorem 1 needs R >= 0).
+    B : int
+        Number of queries, 1 <= B <= N * min(C, C_max).
+    C_max : int
+        Largest number of queries for one image, >= 1.
+    lam : float
+        Weight of the redundancy term, >= 0.
+
+    The arrays are stored as read-only float64 copies. ``select()`` optimizes the G and R it is
+    given; mapping scores into [0, 1] belongs to :mod:`alsel.scores`.
+    """
+
+    G: np.ndarray
+    R: np.ndarray
+    B: int
+    C_max: int
+    lam: float
+
+    def __post_init__(self) -> None:
+        G = as_float_array(self.G, "G", ndim=2)
+        R = as_float_array(self.R, "R", ndim=2)
+        if R.shape[0] != R.shape[1]:
+            raise ValueError(f"R must be square (N, N); got shape {R.shape}.")
+        n_images = R.shape[0]
+        if G.shape[1] != n_images:
+            if G.shape[0] == n_images:
+                raise ValueError(
+                    f"G has shape {G.shape} but must be (C, N) = (classes, images) as in the paper; "
+                    f"it looks images-first (N, C) with N = {n_images} from R. Pass G.T."
+                )
+            raise ValueError(
+                f"G has shape {G.shape} but must be (C, N) with N = {n_images} images, "
+                f"the size of R {R.shape}."
+            )
+        if (R < 0).any():
+            raise ValueError(
+                f"R has negative entries (min {R.min():.4g}); Theorem 1 needs R >= 0. Map the "
+                "cosine similarities into [0, 1] with alsel.scores.redundancy(features, "
+                "mapping='minmax' or 'affine')."
+            )
+        asymmetry = float(np.max(np.abs(R - R.T)))
+        if asymmetry > SYMMETRY_TOL * max(1.0, float(np.max(np.abs(R)))):
+            raise ValueError(
+                f"R must be symmetric: max|R - R.T| = {asymmetry:.3g} exceeds the tolerance "
+                f"{SYMMETRY_TOL:g} * max(1, max|R|). Pass (R + R.T) / 2."
+            )
+        n_classes = G.shape[0]
+        C_max = as_count(self.C_max, "C_max", minimum=1)
+        largest = n_images * min(n_classes, C_max)
+        B = as_count(self.B, "B", minimum=1, hint="Ask for at least one query.")
+        if B > largest:
+            raise ValueError(
+                f"B = {B} is infeasible: N * min(C, C_max) = {n_images} * min({n_classes}, {C_max}) "
+                f"= {largest} is the largest budget. Pass B <= {largest} or raise C_max."
+            )
+        lam = as_nonnegative_float(self.lam, "lam")
+        for array in (G, R):
+            array.setflags(write=False)
+        object.__setattr__(self, "G", G)
+        object.__setattr__(self, "R", R)
+        object.__setattr__(self, "B", B)
+        object.__setattr__(self, "C_max", C_max)
+        object.__setattr__(self, "lam", lam)
+
+    @property
+    def n_images(self) -> int:
+        """N, the number of unlabeled images."""
+        return self.R.shape[0]
+
+    @property
+    def n_classes(self) -> int:
+        """C, the number of classes."""
+        return self.G.shape[0]
+
+    @property
+    def max_budget(self) -> int:
+        """The largest feasible B, N * min(C, C_max)."""
+        return self.n_images * min(self.n_classes, self.C_max)
+
+    def _as_selection_matrix(self, M: object) -> np.ndarray:
+        M = np.asarray(M)
+        expected = (self.n_images, self.n_classes)
+        if M.shape != expected:
+            raise ValueError(f"M must have shape (N, C) = {expected}; got {M.shape}.")
+        if M.dtype != bool:
+            if not np.isin(M, (0, 1)).all():
+                raise ValueError("M must be binary (0/1 or bool); Eq. 4 is defined on binary M.")
+            M = M.astype(bool)
+        return M
+
+    def objective_terms(self, M: object) -> tuple[float, float]:
+        """Return (Tr(M G), v^T R v) of a binary M (N, C), with v_i = min(1, sum_j M_ij).
+
+        The total objective is ``uncertainty + lam * redundancy``.
+        """
+        M = self._as_selection_matrix(M)
+        uncertainty = float(np.sum(self.G.T[M]))
+        chosen = np.flatnonzero(M.any(axis=1))
+        redundancy = float(self.R[np.ix_(chosen, chosen)].sum())
+        return uncertainty, redundancy
+
+    def objective(self, M: object) -> float:
+        """Eq. 4 of a binary selection matrix M (N, C): Tr(M G) + lam * v^T R v."""
+        uncertainty, redundancy = self.objective_terms(M)
+        return uncertainty + self.lam * redundancy
+
+    def is_feasible(self, M: object) -> bool:
+        """Whether binary M (N, C) has exactly B ones and at most C_max in every row."""
+        M = self._as_selection_matrix(M)
+        return int(M.sum()) == self.B and int(M.sum(axis=1).max()) <= self.C_max

@@ -1,0 +1,160 @@
+"""The pipeline: SelectionProblem -> formulation -> LinearProgram -> backend -> rounding -> Selection."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import numpy as np
+
+from . import solvers
+from ._validation import as_count, check_choice
+from .errors import SolverError
+from .formulations import FORMULATIONS, build_lp
+from .problem import SelectionProblem
+from .rounding import ROUNDINGS
+from .selection import Selection
+
+logger = logging.getLogger(__name__)
+
+INTEGRAL_FORMULATIONS = ("exact",)
+
+
+def select(
+    G: Any,
+    R: Any,
+    B: int,
+    C_max: int,
+    lam: float,
+    *,
+    solver: str = "highs",
+    formulation: str = "symmetric",
+    rounding: str | None = None,
+    seed: int = 0,
+    time_limit: float | None = None,
+    solver_options: dict[str, Any] | None = None,
+) -> Selection:
+    """Choose B (image, class) queries by Eq. 4 of the paper.
+
+    Parameters
+    ----------
+    G : array (C, N)
+        Confidence per (class, image), classes first as in the paper (:func:`alsel.scores.confidence`).
+    R : array (N, N)
+        Redundancy between images, symmetric and >= 0 (:func:`alsel.scores.redundancy`).
+    B : int
+        Number of queries.
+    C_max : int
+        Largest number of queries for one image.
+    lam : float
+        Weight of the redundancy term.
+    solver : str
+        Backend name (see ``alsel.solvers.available()``).
+    formulation : {"symmetric", "paper", "exact"}
+        "symmetric" and "paper" solve the LP relaxation of Eq. 8 (same value; "symmetric" is
+        half the size) and round it; "exact" solves the integral problem to proven optimality.
+    rounding : {"topb"} or None
+        How the relaxed M becomes a selection; default "topb" (the paper's). Must be left unset
+        for "exact", whose solution is already integral.
+    seed : int
+        Seed of the rounding's tie-breaking.
+    time_limit : float or None
+        Seconds for the solver (shorthand for ``solver_options={"time_limit": ...}``).
+    solver_options : dict or None
+        Backend options, e.g. ``{"algorithm": "ipm", "threads": 2}`` for HiGHS.
+
+    Returns
+    -------
+    Selection
+        ``pairs``, ``M``, ``images``, ``objective``, ``lower_bound``, ``status``, ``timings`` ...
+
+    Examples
+    --------
+    >>> import numpy as np, alsel
+    >>> rng = np.random.default_rng(0)
+    >>> G = rng.random((4, 10))                     # 4 classes, 10 images
+    >>> F = rng.random((10, 3)); R = alsel.scores.redundancy(F)
+    >>> sel = alsel.select(G, R, B=5, C_max=2, lam=1.0)
+    >>> sel.pairs.shape
+    (5, 2)
+    """
+    started = time.perf_counter()
+    check_choice(formulation, "formulation", FORMULATIONS)
+    integral = formulation in INTEGRAL_FORMULATIONS
+    if rounding is not None and integral:
+        raise ValueError(
+            f"rounding={rounding!r} does not apply to formulation={formulation!r}, whose solution "
+            "is already integral; leave rounding unset."
+        )
+    rounding_name = "none" if integral else check_choice(rounding or "topb", "rounding", ROUNDINGS)
+    seed = as_count(seed, "seed", minimum=0)
+    backend = solvers.get(solver)
+    options = dict(solver_options or {})
+    if time_limit is not None:
+        options["time_limit"] = time_limit
+    options = solvers.check_options(backend, options)
+    problem = SelectionProblem(G, R, B, C_max, lam)
+
+    lp = build_lp(problem, formulation)
+    built = time.perf_counter()
+    logger.info("built %s LP: %s in %.3f s", formulation, lp.size(), built - started)
+
+    solution = solvers.solve(lp, solver, options)
+    solved = time.perf_counter()
+    logger.info("%s/%s: %s in %.3f s", solver, solution.algorithm, solution.status, solution.seconds)
+    if solution.x is None:
+        raise SolverError(
+            f"solver {solver!r} returned no solution (status {solution.status!r}"
+            f"{', raise time_limit' if solution.status == 'time_limit' else ''})."
+        )
+
+    relaxed_M = None
+    if integral:
+        M = lp.index.M_of(solution.x) > 0.5
+        lower_bound = solution.bound
+        if not problem.is_feasible(M):
+            raise SolverError(
+                f"solver {solver!r} returned an integral point that violates the constraints "
+                f"(status {solution.status!r})."
+            )
+    else:
+        relaxed_M = np.clip(lp.index.M_of(solution.x), 0.0, 1.0)
+        M = ROUNDINGS[rounding_name](problem, relaxed_M, seed)
+        lower_bound = (
+            lp.dual_bound(solution.row_dual) if solution.row_dual is not None else -np.inf
+        )
+    rounded = time.perf_counter()
+
+    uncertainty, redundancy = problem.objective_terms(M)
+    images, classes = np.nonzero(M)  # row-major: sorted by image, then class
+    return Selection(
+        pairs=np.column_stack([images, classes]).astype(np.int64),
+        M=M,
+        images=np.unique(images),
+        objective=uncertainty + problem.lam * redundancy,
+        uncertainty=uncertainty,
+        redundancy=redundancy,
+        lower_bound=float(lower_bound),
+        status=solution.status,
+        timings={
+            "build": built - started,
+            "solve": solved - built,
+            "round": rounded - solved,
+            "total": rounded - started,
+        },
+        formulation=formulation,
+        solver=solver,
+        rounding=rounding_name,
+        seed=seed,
+        relaxed_M=relaxed_M,
+        relaxation_value=float("nan") if integral else solution.objective,
+        info={
+            "algorithm": solution.algorithm,
+            "iterations": solution.iterations,
+            "solver_seconds": solution.seconds,
+            "handover_seconds": solution.handover_seconds,
+            "lp_size": lp.size(),
+            **solution.info,
+        },
+    )

@@ -1,0 +1,85 @@
+"""Selection: the result of alsel.select(), with what a user needs to judge it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+
+@dataclass(frozen=True, eq=False)
+class Selection:
+    """A batch of B (image, class) queries and how it was obtained.
+
+    Attributes
+    ----------
+    pairs : int array (B, 2)
+        Rows (image, class), sorted by image then class.
+    M : bool array (N, C)
+        The selection matrix of Eq. 4.
+    images : int array
+        Images with at least one query, ascending.
+    objective : float
+        Eq. 4 of this selection on the G and R given: uncertainty + lam * redundancy.
+    uncertainty, redundancy : float
+        The two terms, Tr(M G) and v^T R v (objective = uncertainty + lam * redundancy).
+    lower_bound : float
+        A proven lower bound on the optimum of Eq. 4: the relaxation's optimal value certified
+        by weak duality from the solver's duals (LP), or the MILP's dual bound ("exact").
+        -inf when the solver gave nothing to certify.
+    status : str
+        The solver's status ("optimal", "time_limit", ...); see alsel.solvers.STATUSES.
+    timings : dict[str, float]
+        Seconds for "build", "solve", "round" and "total".
+    formulation, solver, rounding : str
+        What produced it ("none" as rounding for the integral "exact" formulation).
+    seed : int
+        Seed of the rounding's tie-breaking.
+    relaxed_M : float array (N, C) or None
+        The relaxation's M before rounding (None for "exact").
+    relaxation_value : float
+        Objective of the relaxed point the solver returned (nan for "exact").
+    info : dict
+        Solver details: algorithm, iterations, handover seconds, LP size.
+    """
+
+    pairs: np.ndarray
+    M: np.ndarray
+    images: np.ndarray
+    objective: float
+    uncertainty: float
+    redundancy: float
+    lower_bound: float
+    status: str
+    timings: dict[str, float]
+    formulation: str
+    solver: str
+    rounding: str
+    seed: int
+    relaxed_M: np.ndarray | None = None
+    relaxation_value: float = float("nan")
+    info: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for array in (self.pairs, self.M, self.images, self.relaxed_M):
+            if array is not None:
+                array.setflags(write=False)
+
+    @property
+    def gap(self) -> float:
+        """(objective - lower_bound) / |objective|: how far from optimal it can be, at most."""
+        if not np.isfinite(self.lower_bound):
+            return float("inf")
+        scale = max(abs(self.objective), 1e-12)
+        return max(self.objective - self.lower_bound, 0.0) / scale
+
+    def summary(self) -> str:
+        """One line: size, objective, bound, gap, status and what produced it."""
+        return (
+            f"{len(self.pairs)} queries on {len(self.images)} images | objective {self.objective:.6g} "
+            f"(uncertainty {self.uncertainty:.6g} + lam*redundancy "
+            f"{self.objective - self.uncertainty:.6g}) | lower bound "
+            f"{self.lower_bound:.6g} | gap {self.gap:.2%} | {self.status} | "
+            f"{self.formulation}/{self.solver}/{self.rounding} | {self.timings['total']:.2f} s"
+        )

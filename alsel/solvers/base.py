@@ -1,0 +1,82 @@
+"""What every backend returns, and the small interface a backend implements."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+from ..lp import LinearProgram
+
+#: The status vocabulary shared by all backends.
+STATUSES = (
+    "optimal",
+    "time_limit",
+    "iteration_limit",
+    "infeasible",
+    "unbounded",
+    "infeasible_or_unbounded",
+    "interrupted",
+    "error",
+)
+
+#: Options every backend understands (each may add its own).
+COMMON_OPTIONS = ("time_limit", "threads", "verbose")
+
+
+@dataclass(frozen=True, eq=False)
+class LPSolution:
+    """A backend's answer for one LinearProgram.
+
+    Attributes
+    ----------
+    status : str
+        One of :data:`STATUSES`.
+    x : float array (n,) or None
+        Primal point (None when the solver produced none).
+    row_dual, col_dual : float arrays or None
+        Row duals y and reduced costs d = c - A^T y, where the solver gives them (LPs only).
+    objective : float
+        c^T x + offset as the solver reports it (nan without a point).
+    bound : float
+        The solver's own proven lower bound where it has one (a MIP's dual bound); nan otherwise.
+    iterations : int
+        Simplex/IPM/PDLP iterations, or branch-and-bound nodes for a MIP.
+    seconds : float
+        Time inside the solver's run call.
+    handover_seconds : float
+        Time to hand the LP to the solver (copies, model construction).
+    solver, algorithm : str
+        Backend name and the algorithm it ran.
+    """
+
+    status: str
+    x: np.ndarray | None
+    row_dual: np.ndarray | None
+    col_dual: np.ndarray | None
+    objective: float
+    bound: float
+    iterations: int
+    seconds: float
+    handover_seconds: float
+    solver: str
+    algorithm: str
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+class Backend(Protocol):
+    """A solver backend: a LinearProgram in, an LPSolution out."""
+
+    name: str
+    supports_mip: bool
+    options: tuple[str, ...]
+
+    def unavailable_reason(self) -> str | None:
+        """None when usable here, else a sentence saying why not (package, license, device)."""
+
+    def validate(self, options: dict[str, Any]) -> None:
+        """Raise ValueError for a backend-specific option value that is wrong."""
+
+    def solve(self, lp: LinearProgram, options: dict[str, Any]) -> LPSolution:
+        """Solve ``lp`` with already-validated ``options``."""

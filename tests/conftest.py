@@ -1,0 +1,114 @@
+"""Shared helpers: hypothesis strategies for tiny instances and a brute-force reference."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+from hypothesis import settings
+from hypothesis import strategies as st
+
+import alsel
+
+settings.register_profile("ci", deadline=None, max_examples=60, print_blob=True)
+settings.register_profile("dev", deadline=None, max_examples=25)
+settings.load_profile("ci")
+
+# Few distinct values so that ties in G and zeros in R are common.
+G_VALUES = st.sampled_from([0.0, 0.0, 0.25, 0.5, 0.5, 1.0, -0.5, 2.0, 0.1])
+R_VALUES = st.sampled_from([0.0, 0.0, 0.0, 0.2, 0.5, 1.0, 3.0])
+
+
+@st.composite
+def tiny_problems(draw, max_images: int = 5, max_classes: int = 3) -> alsel.SelectionProblem:
+    n = draw(st.integers(1, max_images))
+    c = draw(st.integers(1, max_classes))
+    c_max = draw(st.integers(1, c + 1))
+    B = draw(st.integers(1, n * min(c, c_max)))
+    G = np.array(draw(st.lists(G_VALUES, min_size=c * n, max_size=c * n))).reshape(c, n)
+    upper = np.array(draw(st.lists(R_VALUES, min_size=n * n, max_size=n * n))).reshape(n, n)
+    R = np.triu(upper) + np.triu(upper, 1).T
+    lam = draw(st.sampled_from([0.0, 0.5, 1.0, 2.0]))
+    return alsel.SelectionProblem(G, R, B, c_max, lam)
+
+
+def random_problem(n: int, c: int, B: int, c_max: int, lam: float, seed: int) -> alsel.SelectionProblem:
+    """A random dense instance with R >= 0 symmetric (not through alsel.scores)."""
+    rng = np.random.default_rng(seed)
+    G = rng.random((c, n))
+    F = rng.random((n, 4))
+    R = F @ F.T / 4
+    return alsel.SelectionProblem(G, R, B, c_max, lam)
+
+
+def brute_force(problem: alsel.SelectionProblem) -> tuple[float, np.ndarray]:
+    """Minimum of Eq. 4 over every feasible binary M (by enumeration), and one minimizer."""
+    n, c = problem.n_images, problem.n_classes
+    cells = n * c
+    assert cells <= 16, "brute force is for tiny instances only"
+    codes = np.arange(2**cells, dtype=np.int64)
+    masks = ((codes[:, None] >> np.arange(cells)) & 1).astype(bool)
+    M = masks.reshape(-1, n, c)
+    feasible = (masks.sum(axis=1) == problem.B) & (M.sum(axis=2) <= problem.C_max).all(axis=1)
+    M = M[feasible]
+    v = M.any(axis=2).astype(float)
+    values = (M * problem.G.T).sum(axis=(1, 2)) + problem.lam * np.einsum(
+        "ki,ij,kj->k", v, problem.R, v
+    )
+    best = int(np.argmin(values))
+    return float(values[best]), M[best]
+
+
+def naive_lp(problem: alsel.SelectionProblem, formulation: str) -> dict:
+    """Eq. 8 written out with Python loops, one constraint at a time, as a dense matrix."""
+    n, c, R, lam = problem.n_images, problem.n_classes, problem.R, problem.lam
+    if formulation == "paper":
+        pairs = [(i, i) for i in range(n)] + [
+            (i, j) for i, j in itertools.product(range(n), range(n)) if i != j
+        ]
+        z_col = {(i, j): i * n + j for i in range(n) for j in range(n)}
+        z_cost = {(i, j): lam * R[i, j] for i in range(n) for j in range(n)}
+    else:
+        pairs = [(i, i) for i in range(n)] + [(i, j) for i in range(n) for j in range(i + 1, n)]
+        z_col = {pair: k for k, pair in enumerate(pairs)}
+        z_cost = {(i, j): lam * (R[i, j] if i == j else R[i, j] + R[j, i]) for i, j in pairs}
+    m_col = lambda i, j: i * c + j  # noqa: E731
+    v_col = lambda i: n * c + i  # noqa: E731
+    n_cols = n * c + n + len(z_col)
+    rows, lower, upper = [], [], []
+
+    def add_row(entries: dict, lo: float, up: float) -> None:
+        row = np.zeros(n_cols)
+        for col, value in entries.items():
+            row[col] += value
+        rows.append(row)
+        lower.append(lo)
+        upper.append(up)
+
+    add_row({m_col(i, j): 1.0 for i in range(n) for j in range(c)}, problem.B, problem.B)
+    for i in range(n):
+        add_row({m_col(i, j): 1.0 for j in range(c)}, -np.inf, problem.C_max)
+    for i in range(n):
+        for j in range(c):
+            add_row({m_col(i, j): 1.0, v_col(i): -1.0}, -np.inf, 0.0)
+    for i, j in pairs:
+        z = n * c + n + z_col[(i, j)]
+        if i == j:
+            add_row({v_col(i): 2.0, z: -2.0}, -np.inf, 1.0)
+        else:
+            add_row({v_col(i): 1.0, v_col(j): 1.0, z: -2.0}, -np.inf, 1.0)
+    cost = np.zeros(n_cols)
+    for i in range(n):
+        for j in range(c):
+            cost[m_col(i, j)] = problem.G[j, i]
+    for pair, k in z_col.items():
+        if pair in z_cost:
+            cost[n * c + n + k] = z_cost[pair]
+    return {
+        "A": np.array(rows),
+        "row_lower": np.array(lower),
+        "row_upper": np.array(upper),
+        "c": cost,
+        "col_lower": np.zeros(n_cols),
+        "col_upper": np.ones(n_cols),
+    }
