@@ -14,7 +14,7 @@ from .formulations import FORMULATIONS, build_lp
 from .lp import LinearProgram, VariableIndex
 from .problem import SelectionProblem
 from .rounding import ROUNDINGS
-from .select import select
+from .pipeline import select
 from .selection import Selection
 
 __version__ = "0.1.0"

@@ -13,7 +13,7 @@ from . import __version__
 from .errors import AlselError
 from .formulations import FORMULATIONS
 from .rounding import ROUNDINGS
-from .select import select
+from .pipeline import select
 from .selection import Selection
 from .solvers import BACKENDS
 
@@ -107,7 +107,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         print(
             f"relaxation: value {selection.relaxation_value:.6g}; {fractional} fractional entries "
             f"of M ({half} at 1/2). The paper's relaxation is degenerate: it pays almost no "
-            "redundancy, so the bound above is weak (see DESIGN.md)."
+            "redundancy, so the bound above is weak (see docs/formulations.md)."
         )
     shown = selection.pairs[: args.show]
     print(f"first {len(shown)} of {len(selection.pairs)} queries:")

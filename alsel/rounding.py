@@ -25,9 +25,10 @@ def topb(problem: SelectionProblem, relaxed_M: np.ndarray, seed: int = 0) -> np.
     it is among its image's C_max first in that order and among the B first of those.
     """
     n, c = problem.n_images, problem.n_classes
-    values = np.round(np.asarray(relaxed_M, dtype=np.float64).ravel(), TIE_DECIMALS)
-    if values.shape != (n * c,):
-        raise ValueError(f"relaxed_M must have shape (N, C) = {(n, c)}; got {np.shape(relaxed_M)}.")
+    relaxed_M = np.asarray(relaxed_M, dtype=np.float64)
+    if relaxed_M.shape != (n, c):
+        raise ValueError(f"relaxed_M must have shape (N, C) = {(n, c)}; got {relaxed_M.shape}.")
+    values = np.round(relaxed_M.ravel(), TIE_DECIMALS)
     tie_breaker = np.random.default_rng(seed).permutation(n * c)
     order = np.lexsort((tie_breaker, -values))  # position in the scan, best first
     images = order // c

@@ -90,10 +90,9 @@ def select(
     rounding_name = "none" if integral else check_choice(rounding or "topb", "rounding", ROUNDINGS)
     seed = as_count(seed, "seed", minimum=0)
     backend = solvers.get(solver)
-    options = dict(solver_options or {})
+    options = solvers.check_options(backend, solver_options)
     if time_limit is not None:
-        options["time_limit"] = time_limit
-    options = solvers.check_options(backend, options)
+        options = solvers.check_options(backend, {**options, "time_limit": time_limit})
     problem = SelectionProblem(G, R, B, C_max, lam)
 
     lp = build_lp(problem, formulation)

@@ -1,0 +1,80 @@
+"""Scores: entropy (Eq. 1), confidence G (Eq. 2), redundancy R (Eq. 3) and their mappings."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from alsel import scores
+
+
+def test_entropy_matches_the_formula_and_is_finite_at_0_and_1():
+    p = np.array([[0.5, 0.1], [0.0, 1.0]])
+    H = scores.entropy(p)
+    assert H[0, 0] == pytest.approx(np.log(2))
+    assert H[0, 1] == pytest.approx(-(0.1 * np.log(0.1) + 0.9 * np.log(0.9)))
+    eps = scores.DEFAULT_EPS
+    h_eps = -(eps * np.log(eps) + (1 - eps) * np.log(1 - eps))
+    assert H[1, 0] == pytest.approx(h_eps) and H[1, 1] == pytest.approx(h_eps)
+    G = scores.confidence(p, mapping="none")
+    assert np.isfinite(G).all()
+
+
+def test_confidence_is_classes_first_and_minmax_mapped():
+    rng = np.random.default_rng(0)
+    p = rng.random((7, 3))
+    G = scores.confidence(p, alpha=2.0, mapping="none")
+    assert G.shape == (3, 7)
+    np.testing.assert_allclose(G, 2.0 / scores.entropy(p).T)
+    mapped = scores.confidence(p)
+    assert mapped.min() == 0.0 and mapped.max() == 1.0
+    np.testing.assert_allclose(mapped, (G - G.min()) / (G.max() - G.min()))
+
+
+def test_redundancy_mappings():
+    rng = np.random.default_rng(1)
+    F = rng.normal(size=(10, 4))
+    unit = F / np.linalg.norm(F, axis=1, keepdims=True)
+    cos = unit @ unit.T
+    np.testing.assert_allclose(scores.redundancy(F, "none"), cos, atol=1e-12)
+    np.testing.assert_allclose(scores.redundancy(F, "affine"), (1 + cos) / 2, atol=1e-12)
+    R = scores.redundancy(F)
+    np.testing.assert_allclose(R, (cos - cos.min()) / (cos.max() - cos.min()), atol=1e-12)
+    for mapping in ("minmax", "affine", "none"):
+        R = scores.redundancy(F, mapping)
+        np.testing.assert_array_equal(R, R.T)
+
+
+@given(arrays(np.float64, st.tuples(st.integers(2, 12), st.integers(1, 5)),
+              elements=st.floats(-10, 10, allow_nan=False)))
+def test_affine_redundancy_is_psd_in_unit_interval(F):
+    if (np.linalg.norm(F, axis=1) < 1e-6).any():
+        return
+    R = scores.redundancy(F, "affine")
+    assert R.min() >= 0.0 and R.max() <= 1.0
+    assert np.linalg.eigvalsh(R).min() >= -1e-9
+
+
+def test_constant_matrix_maps_to_zeros():
+    np.testing.assert_array_equal(scores.minmax(np.full((2, 2), 3.0)), np.zeros((2, 2)))
+
+
+@pytest.mark.parametrize(
+    "call, pattern",
+    [
+        (lambda: scores.confidence(np.array([[1.2, 0.5]])), r"probabilities in \[0, 1\]"),
+        (lambda: scores.confidence(np.array([[np.nan, 0.5]])), "NaN or infinite"),
+        (lambda: scores.confidence(np.array([0.5])), "2-dimensional"),
+        (lambda: scores.confidence(np.array([[0.5]]), mapping="affine"), "unknown mapping 'affine'"),
+        (lambda: scores.confidence(np.array([[0.5]]), alpha=0), "alpha must be > 0"),
+        (lambda: scores.entropy(np.array([[0.5]]), eps=0.7), r"eps must lie in \(0, 0.5\)"),
+        (lambda: scores.redundancy(np.array([[1.0, 0], [0, 0]])), "all-zero rows.*image 1"),
+        (lambda: scores.redundancy(np.eye(2), mapping="rank"), "unknown mapping 'rank'"),
+    ],
+)
+def test_bad_input(call, pattern):
+    with pytest.raises(ValueError, match=pattern):
+        call()

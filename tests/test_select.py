@@ -1,0 +1,132 @@
+"""alsel.select: the Selection contract on every pipeline, options, and bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import random_problem, tiny_problems
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import alsel
+from alsel.synthetic import random_problem as synthetic_problem
+
+
+def check_contract(selection: alsel.Selection, problem: alsel.SelectionProblem) -> None:
+    pairs, M = selection.pairs, selection.M
+    assert pairs.shape == (problem.B, 2) and pairs.dtype.kind == "i"
+    assert len({tuple(p) for p in pairs}) == problem.B  # no duplicates
+    order = np.lexsort((pairs[:, 1], pairs[:, 0]))
+    np.testing.assert_array_equal(order, np.arange(problem.B))  # sorted by image, then class
+    assert M.dtype == bool and M.shape == (problem.n_images, problem.n_classes)
+    expected = np.zeros_like(M)
+    expected[pairs[:, 0], pairs[:, 1]] = True
+    np.testing.assert_array_equal(M, expected)
+    assert M.sum(axis=1).max() <= problem.C_max
+    np.testing.assert_array_equal(selection.images, np.flatnonzero(M.any(axis=1)))
+    assert selection.objective == pytest.approx(problem.objective(M), abs=1e-9)
+    assert selection.objective == pytest.approx(
+        selection.uncertainty + problem.lam * selection.redundancy, abs=1e-9
+    )
+    assert selection.lower_bound <= selection.objective + 1e-7
+    assert set(selection.timings) == {"build", "solve", "round", "total"}
+    assert all(t >= 0 for t in selection.timings.values())
+    assert selection.status in alsel.solvers.STATUSES
+
+
+@settings(max_examples=40)
+@given(
+    problem=tiny_problems(max_images=6, max_classes=3),
+    formulation=st.sampled_from(["paper", "symmetric", "exact"]),
+    seed=st.integers(0, 3),
+)
+def test_every_selection_satisfies_the_contract(problem, formulation, seed):
+    selection = alsel.select(
+        problem.G, problem.R, problem.B, problem.C_max, problem.lam,
+        formulation=formulation, seed=seed,
+    )
+    check_contract(selection, problem)
+    assert selection.formulation == formulation and selection.solver == "highs"
+
+
+@pytest.mark.parametrize("algorithm", ["simplex", "ipm", "pdlp"])
+def test_highs_algorithms_agree_on_the_relaxation(algorithm):
+    problem = random_problem(n=25, c=5, B=10, c_max=3, lam=1.0, seed=3)
+    selection = alsel.select(problem.G, problem.R, 10, 3, 1.0, solver_options={"algorithm": algorithm})
+    reference = alsel.select(problem.G, problem.R, 10, 3, 1.0)
+    check_contract(selection, problem)
+    assert selection.info["algorithm"] == algorithm
+    tol = 1e-3 if algorithm == "pdlp" else 1e-6  # HiGHS PDLP stops at a relative KKT of 1e-4ish
+    assert selection.relaxation_value == pytest.approx(reference.relaxation_value, abs=tol)
+
+
+def test_paper_scale_pool_end_to_end():
+    problem = synthetic_problem(n_images=150, n_classes=19, B=40, C_max=5, lam=1.0, seed=0)
+    selection = alsel.select(problem.G, problem.R, problem.B, problem.C_max, problem.lam)
+    check_contract(selection, problem)
+    assert selection.status == "optimal"
+    assert selection.info["lp_size"]["cols"] == 150 * 19 + 150 + 150 * 151 // 2
+
+
+def test_selection_is_frozen():
+    problem = random_problem(n=5, c=2, B=3, c_max=1, lam=1.0, seed=0)
+    selection = alsel.select(problem.G, problem.R, 3, 1, 1.0)
+    with pytest.raises(ValueError):
+        selection.M[0, 0] = True
+    with pytest.raises(AttributeError):
+        selection.objective = 0.0  # type: ignore[misc]
+    assert "3 queries" in selection.summary()
+
+
+def test_time_limit_is_reported_never_optimal():
+    problem = synthetic_problem(n_images=300, n_classes=19, B=100, C_max=5, lam=1.0)
+    try:
+        selection = alsel.select(problem.G, problem.R, 100, 5, 1.0, time_limit=1e-3)
+    except alsel.SolverError as error:
+        assert "time_limit" in str(error)
+    else:
+        assert selection.status == "time_limit"
+        check_contract(selection, problem)
+
+
+G_OK = np.random.default_rng(0).random((3, 5))
+R_OK = np.eye(5)
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, pattern",
+    [
+        ({"solver": "cplex"}, ValueError, r"unknown solver 'cplex'; valid: 'highs'"),
+        ({"formulation": "dense"}, ValueError, r"unknown formulation 'dense'; valid: 'paper', 'symmetric', 'exact'"),
+        ({"rounding": "ceil"}, ValueError, r"unknown rounding 'ceil'; valid: 'topb'"),
+        ({"formulation": "exact", "rounding": "topb"}, ValueError, "already integral; leave rounding unset"),
+        ({"solver_options": {"tolerance": 1}}, ValueError, r"unknown solver option\(s\) 'tolerance'.*valid: 'time_limit'"),
+        ({"solver_options": {"algorithm": "barrier"}}, ValueError, r"unknown algorithm 'barrier'; valid: 'simplex', 'ipm'"),
+        ({"solver_options": [1]}, TypeError, "solver_options must be a dict"),
+        ({"time_limit": -1}, ValueError, "time_limit must be a positive number"),
+        ({"seed": -1}, ValueError, "seed must be >= 0"),
+    ],
+)
+def test_bad_pipeline_arguments(kwargs, error, pattern):
+    with pytest.raises(error, match=pattern):
+        alsel.select(G_OK, R_OK, 2, 1, 1.0, **kwargs)
+
+
+@pytest.mark.parametrize(
+    "args, error, pattern",
+    [
+        ((G_OK.T, R_OK, 2, 1, 1.0), ValueError, r"Pass G\.T"),
+        ((G_OK, R_OK - 0.5, 2, 1, 1.0), ValueError, "Theorem 1 needs R >= 0"),
+        ((G_OK, R_OK, 0, 1, 1.0), ValueError, "B must be >= 1"),
+        ((G_OK, R_OK, 11, 2, 1.0), ValueError, "B <= 10"),
+        ((G_OK, R_OK, 2, 0, 1.0), ValueError, "C_max must be >= 1"),
+        ((G_OK, R_OK, 2, 1, -1.0), ValueError, "lam must be >= 0"),
+    ],
+)
+def test_bad_problem_raises_before_any_work(args, error, pattern, monkeypatch):
+    def no_build(*_args, **_kwargs):
+        raise AssertionError("the LP was built for bad input")
+
+    monkeypatch.setattr("alsel.pipeline.build_lp", no_build)
+    with pytest.raises(error, match=pattern):
+        alsel.select(*args)
