@@ -90,9 +90,9 @@ def select(
     rounding_name = "none" if integral else check_choice(rounding or "topb", "rounding", ROUNDINGS)
     seed = as_count(seed, "seed", minimum=0)
     backend = solvers.get(solver)
-    options = solvers.check_options(backend, solver_options)
+    options = solvers.check_options(backend, solver_options, mip=integral)
     if time_limit is not None:
-        options = solvers.check_options(backend, {**options, "time_limit": time_limit})
+        options = solvers.check_options(backend, {**options, "time_limit": time_limit}, integral)
     problem = SelectionProblem(G, R, B, C_max, lam)
 
     lp = build_lp(problem, formulation)

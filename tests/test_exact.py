@@ -9,7 +9,7 @@ from hypothesis import given, settings
 import alsel
 
 
-@settings(max_examples=80)
+@settings(max_examples=300)
 @given(problem=tiny_problems(max_images=5, max_classes=3))
 def test_exact_equals_brute_force(problem):
     optimum, _ = brute_force(problem)

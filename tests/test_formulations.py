@@ -67,7 +67,7 @@ def _relaxation_value(problem, formulation):
     return solution.objective, lp.dual_bound(solution.row_dual)
 
 
-@settings(max_examples=40)
+@settings(max_examples=150)
 @given(problem=tiny_problems(max_images=5, max_classes=3))
 def test_symmetric_equals_paper_and_bounds_the_integral_optimum(problem):
     paper, paper_bound = _relaxation_value(problem, "paper")

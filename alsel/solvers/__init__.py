@@ -29,8 +29,10 @@ def get(name: str) -> Backend:
     return BACKENDS[check_choice(name, "solver", BACKENDS)]
 
 
-def check_options(backend: Backend, options: dict[str, Any] | None) -> dict[str, Any]:
-    """Validate option names against what ``backend`` understands."""
+def check_options(
+    backend: Backend, options: dict[str, Any] | None, mip: bool = False
+) -> dict[str, Any]:
+    """Validate option names and values against what ``backend`` understands."""
     if options is None:
         return {}
     if not isinstance(options, dict):
@@ -47,14 +49,14 @@ def check_options(backend: Backend, options: dict[str, Any] | None) -> dict[str,
     threads = options.get("threads")
     if threads is not None and not (isinstance(threads, int) and threads >= 1):
         raise ValueError(f"threads must be a positive integer; got {threads!r}.")
-    backend.validate(options)
+    backend.validate(options, mip)
     return dict(options)
 
 
 def solve(lp: LinearProgram, solver: str = "highs", options: dict[str, Any] | None = None) -> LPSolution:
     """Solve ``lp`` with the named backend; raises SolverUnavailable when it cannot run here."""
     backend = get(solver)
-    options = check_options(backend, options)
+    options = check_options(backend, options, mip=lp.is_mip)
     reason = backend.unavailable_reason()
     if reason is not None:
         raise SolverUnavailable(f"solver {solver!r} is not usable here: {reason}")

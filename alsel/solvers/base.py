@@ -75,8 +75,8 @@ class Backend(Protocol):
     def unavailable_reason(self) -> str | None:
         """None when usable here, else a sentence saying why not (package, license, device)."""
 
-    def validate(self, options: dict[str, Any]) -> None:
-        """Raise ValueError for a backend-specific option value that is wrong."""
+    def validate(self, options: dict[str, Any], mip: bool) -> None:
+        """Raise ValueError for an option value that is wrong (``mip``: for an integral LP)."""
 
     def solve(self, lp: LinearProgram, options: dict[str, Any]) -> LPSolution:
         """Solve ``lp`` with already-validated ``options``."""

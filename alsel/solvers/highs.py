@@ -67,8 +67,13 @@ class HighsBackend:
             return f"highspy is not installed ({exc}); pip install highspy"
         return None
 
-    def validate(self, options: dict[str, Any]) -> None:
+    def validate(self, options: dict[str, Any], mip: bool) -> None:
         check_choice(options.get("algorithm", "simplex"), "algorithm", ALGORITHMS)
+        if mip and "algorithm" in options:
+            raise ValueError(
+                "algorithm applies to LP relaxations only; HiGHS solves integral problems by "
+                "branch-and-cut. Leave algorithm unset for formulation='exact'."
+            )
 
     def solve(self, lp: LinearProgram, options: dict[str, Any]) -> LPSolution:
         import highspy
@@ -86,6 +91,9 @@ class HighsBackend:
         if options.get("time_limit") is not None:
             highs.setOptionValue("time_limit", float(options["time_limit"]))
         if options.get("threads") is not None:
+            # HiGHS's thread pool is global and fixed at its first solve; rebuild it so that
+            # each call gets the threads it asks for instead of an error.
+            highspy.Highs.resetGlobalScheduler(True)
             highs.setOptionValue("threads", int(options["threads"]))
         if options.get("mip_rel_gap") is not None:
             highs.setOptionValue("mip_rel_gap", float(options["mip_rel_gap"]))
