@@ -9,7 +9,8 @@ Choose which "is class j in image i?" questions to ask by solving Eq. 4 of Goswa
 """
 
 from . import scores, solvers
-from .errors import AlselError, SolverError, SolverUnavailable
+from .certificate import Certificate, certify
+from .errors import AlselError, SolverError, SolverLicenseError, SolverUnavailable
 from .formulations import FORMULATIONS, build_lp
 from .lp import LinearProgram, VariableIndex
 from .problem import SelectionProblem
@@ -23,13 +24,16 @@ __all__ = [
     "FORMULATIONS",
     "ROUNDINGS",
     "AlselError",
+    "Certificate",
     "LinearProgram",
     "Selection",
     "SelectionProblem",
     "SolverError",
+    "SolverLicenseError",
     "SolverUnavailable",
     "VariableIndex",
     "build_lp",
+    "certify",
     "scores",
     "select",
     "solvers",

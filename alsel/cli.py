@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from .formulations import FORMULATIONS
 from .rounding import ROUNDINGS
 from .pipeline import select
 from .selection import Selection
-from .solvers import BACKENDS
+from . import solvers
 
 
 class _CliError(Exception):
@@ -37,22 +38,24 @@ def _load_matrix(path: str, flag: str) -> np.ndarray:
 
 
 def _add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--solver", default="highs", choices=sorted(BACKENDS))
+    parser.add_argument("--solver", default="highs", help="backend; `alsel solvers` lists them")
     parser.add_argument("--formulation", default="symmetric", choices=list(FORMULATIONS))
     parser.add_argument("--rounding", default=None, choices=list(ROUNDINGS), help="default: topb")
     parser.add_argument("--seed", type=int, default=0, help="seed of the rounding's tie-breaking")
     parser.add_argument("--time-limit", type=float, default=None, help="solver time limit, seconds")
     parser.add_argument("--algorithm", default=None, help="solver algorithm, e.g. simplex, ipm, pdlp")
+    parser.add_argument("--tol", type=float, default=None, help="tolerance of first-order solvers")
 
 
 def _pipeline_kwargs(args: argparse.Namespace) -> dict:
+    options = {"algorithm": args.algorithm, "tol": args.tol}
     return {
         "solver": args.solver,
         "formulation": args.formulation,
         "rounding": args.rounding,
         "seed": args.seed,
         "time_limit": args.time_limit,
-        "solver_options": {"algorithm": args.algorithm} if args.algorithm else None,
+        "solver_options": {k: v for k, v in options.items() if v is not None} or None,
     }
 
 
@@ -91,11 +94,13 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     )
     print(selection.summary())
     size = selection.info["lp_size"]
+    iterations = selection.info["iterations"]
     print(
         f"LP ({selection.formulation}): {size['rows']:,} rows x {size['cols']:,} cols, "
-        f"{size['nnz']:,} nonzeros; {selection.info['algorithm']}, "
-        f"{selection.info['iterations']:,} iterations"
+        f"{size['nnz']:,} nonzeros; {selection.solver}/{selection.info['algorithm']}"
+        + (f", {iterations:,} iterations" if iterations is not None else "")
     )
+    print(f"certificate: {selection.certificate}")
     print(
         "timings: "
         + ", ".join(f"{stage} {seconds:.3f} s" for stage, seconds in selection.timings.items())
@@ -114,6 +119,22 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     print("  image  class  confidence G")
     for image, cls in shown:
         print(f"  {image:5d}  {cls:5d}  {problem.G[cls, image]:.4g}")
+    return 0
+
+
+def _cmd_solvers(args: argparse.Namespace) -> int:
+    backends = solvers.backends()
+    reasons = solvers.available()
+    notes = solvers.notes()
+    width = max(map(len, reasons))
+    for name, reason in reasons.items():
+        backend = backends.get(name)
+        kind = "LP, MIP" if backend is not None and backend.supports_mip else "LP"
+        state = "usable" if reason is None else f"unavailable: {reason}"
+        note = f" ({notes[name]})" if name in notes else ""
+        print(f"{name:<{width}}  {kind:<7}  {state}{note}")
+        if args.options and backend is not None:
+            print(f"{'':<{width}}  options: {', '.join(backend.options)}")
     return 0
 
 
@@ -145,6 +166,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--show", type=int, default=10, help="how many queries to print")
     _add_pipeline_arguments(demo)
     demo.set_defaults(run=_cmd_demo)
+
+    listing = commands.add_parser("solvers", help="list the solver backends and their state here")
+    listing.add_argument("--options", action="store_true", help="also list each one's options")
+    listing.set_defaults(run=_cmd_solvers)
     return parser
 
 
@@ -156,6 +181,9 @@ def main(argv: list[str] | None = None) -> int:
         logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
     try:
         return args.run(args)
+    except BrokenPipeError:  # e.g. `alsel demo | head`: the reader left, nothing is wrong
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except (_CliError, ValueError, TypeError) as exc:
         print(f"alsel {args.command}: error: {exc}", file=sys.stderr)
         return 2

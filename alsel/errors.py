@@ -13,3 +13,7 @@ class SolverError(AlselError, RuntimeError):
 
 class SolverUnavailable(AlselError, ImportError):
     """A backend was requested whose package, license or device is not usable here."""
+
+
+class SolverLicenseError(SolverError):
+    """The model is larger than the solver's license allows (e.g. Gurobi's pip license)."""

@@ -10,9 +10,13 @@ of each z.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.sparse as sp
+
+if TYPE_CHECKING:
+    from .problem import SelectionProblem
 
 
 @dataclass(frozen=True, eq=False)
@@ -75,6 +79,10 @@ class LinearProgram:
         Named ranges of rows (e.g. "budget", "capacity", "link", "pair").
     offset : float
         Constant added to the objective.
+    source : SelectionProblem or None
+        The problem it was built from. Backends read only the arrays above; the one exception is
+        the "cvxpy" backend, which restates the model from ``source`` in cvxpy's own algebra to
+        cross-check the builder.
     """
 
     c: np.ndarray
@@ -88,6 +96,7 @@ class LinearProgram:
     integrality: np.ndarray | None = None
     row_blocks: dict[str, slice] = field(default_factory=dict)
     offset: float = 0.0
+    source: SelectionProblem | None = field(default=None, repr=False)
 
     @property
     def num_rows(self) -> int:
@@ -113,24 +122,31 @@ class LinearProgram:
         """c^T x + offset."""
         return float(self.c @ x) + self.offset
 
+    def project_duals(self, y: np.ndarray) -> np.ndarray:
+        """y with each entry clipped to the sign its row allows: y_r > 0 only where the lower
+        bound l_r is finite, y_r < 0 only where the upper bound u_r is."""
+        return np.clip(
+            y,
+            np.where(np.isfinite(self.row_upper), -np.inf, 0.0),
+            np.where(np.isfinite(self.row_lower), np.inf, 0.0),
+        )
+
     def dual_bound(self, y: np.ndarray) -> float:
         """A lower bound on the LP optimum from any row-dual vector y (weak duality).
 
-        y is first projected onto the sign its row bounds allow (y_r > 0 needs a finite lower
-        bound, y_r < 0 a finite upper one). With reduced costs d = c - A^T y, every feasible x
-        satisfies  c^T x >= sum_r (y_r^+ l_r - y_r^- u_r) + sum_j min(d_j lo_j, d_j up_j),
+        y is first projected onto the signs its rows allow (:meth:`project_duals`). With reduced
+        costs d = c - A^T y, every feasible x satisfies
+        c^T x >= sum_r (y_r^+ l_r - y_r^- u_r) + sum_j min(d_j lo_j, d_j up_j),
         which is the bound returned (-inf where an infinite column bound meets a nonzero d_j).
-        It holds whatever solver produced y and however inexact y is.
+        It holds whatever solver produced y and however inexact y is; it is PDLP's "corrected
+        dual objective".
         """
         y = np.asarray(y, dtype=np.float64)
         if y.shape != (self.num_rows,):
             raise ValueError(f"y must have shape ({self.num_rows},); got {y.shape}.")
-        y_pos = np.where(np.isfinite(self.row_lower), np.maximum(y, 0.0), 0.0)
-        y_neg = np.where(np.isfinite(self.row_upper), np.maximum(-y, 0.0), 0.0)
-        with np.errstate(invalid="ignore"):
-            rows = np.sum(y_pos * np.where(y_pos > 0, self.row_lower, 0.0)) - np.sum(
-                y_neg * np.where(y_neg > 0, self.row_upper, 0.0)
-            )
-            d = self.c - self.A.T @ (y_pos - y_neg)
+        y = self.project_duals(y)
+        d = self.c - self.A.T @ y
+        with np.errstate(invalid="ignore"):  # 0 * inf in the branch np.where discards
+            rows = np.where(y > 0, y * self.row_lower, np.where(y < 0, y * self.row_upper, 0.0))
             cols = np.where(d > 0, d * self.col_lower, np.where(d < 0, d * self.col_upper, 0.0))
-        return float(rows + np.sum(cols)) + self.offset
+        return float(np.sum(rows) + np.sum(cols)) + self.offset

@@ -10,6 +10,7 @@ import numpy as np
 
 from . import solvers
 from ._validation import as_count, check_choice
+from .certificate import certify
 from .errors import SolverError
 from .formulations import FORMULATIONS, build_lp
 from .problem import SelectionProblem
@@ -50,7 +51,9 @@ def select(
     lam : float
         Weight of the redundancy term.
     solver : str
-        Backend name (see ``alsel.solvers.available()``).
+        Backend name: "highs", "glop", "ortools-pdlp", "gurobi", "cvxpy" for relaxations;
+        "highs", "gurobi", "scip" for "exact" (``alsel.solvers.available()`` says which are
+        usable here).
     formulation : {"symmetric", "paper", "exact"}
         "symmetric" and "paper" solve the LP relaxation of Eq. 8 (same value; "symmetric" is
         half the size) and round it; "exact" solves the integral problem to proven optimality.
@@ -89,7 +92,7 @@ def select(
         )
     rounding_name = "none" if integral else check_choice(rounding or "topb", "rounding", ROUNDINGS)
     seed = as_count(seed, "seed", minimum=0)
-    backend = solvers.get(solver)
+    backend = solvers.require(solver)
     options = solvers.check_options(backend, solver_options, mip=integral)
     if time_limit is not None:
         options = solvers.check_options(backend, {**options, "time_limit": time_limit}, integral)
@@ -110,19 +113,19 @@ def select(
 
     relaxed_M = None
     if integral:
-        M = lp.index.M_of(solution.x) > 0.5
+        certificate = certify(lp, solution.x, bound=solution.bound)
         lower_bound = solution.bound
+        M = lp.index.M_of(solution.x) > 0.5
         if not problem.is_feasible(M):
             raise SolverError(
                 f"solver {solver!r} returned an integral point that violates the constraints "
                 f"(status {solution.status!r})."
             )
     else:
+        certificate = certify(lp, solution.x, solution.row_dual)
+        lower_bound = certificate.dual_objective if solution.row_dual is not None else -np.inf
         relaxed_M = np.clip(lp.index.M_of(solution.x), 0.0, 1.0)
         M = ROUNDINGS[rounding_name](problem, relaxed_M, seed)
-        lower_bound = (
-            lp.dual_bound(solution.row_dual) if solution.row_dual is not None else -np.inf
-        )
     rounded = time.perf_counter()
 
     uncertainty, redundancy = problem.objective_terms(M)
@@ -148,6 +151,7 @@ def select(
         seed=seed,
         relaxed_M=relaxed_M,
         relaxation_value=float("nan") if integral else solution.objective,
+        certificate=certificate,
         info={
             "algorithm": solution.algorithm,
             "iterations": solution.iterations,

@@ -7,6 +7,8 @@ from typing import Any
 
 import numpy as np
 
+from .certificate import Certificate
+
 
 @dataclass(frozen=True, eq=False)
 class Selection:
@@ -40,6 +42,9 @@ class Selection:
         The relaxation's M before rounding (None for "exact").
     relaxation_value : float
         Objective of the relaxed point the solver returned (nan for "exact").
+    certificate : Certificate or None
+        alsel's own relative primal residual, dual residual and duality gap of the solver's
+        answer, the same formula for every backend (:mod:`alsel.certificate`).
     info : dict
         Solver details: algorithm, iterations, handover seconds, LP size.
     """
@@ -59,6 +64,7 @@ class Selection:
     seed: int
     relaxed_M: np.ndarray | None = None
     relaxation_value: float = float("nan")
+    certificate: Certificate | None = None
     info: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

@@ -150,6 +150,7 @@ def assemble(
         index=index,
         formulation=formulation,
         row_blocks=row_blocks,
+        source=problem,
     )
 
 

@@ -1,40 +1,142 @@
 """Solver backends: one registry, one result type (:class:`LPSolution`).
 
-Each backend is a small class with ``name``, ``supports_mip``, ``options``,
-``unavailable_reason()`` and ``solve(lp, options)``; it sees only a LinearProgram.
+Built in: "highs", "glop", "ortools-pdlp", "gurobi", "cvxpy" for the LP relaxation and
+"highs", "gurobi", "scip" for the integral problem. Each backend is a small class with ``name``,
+``supports_mip``, ``options``, ``unavailable_reason()``, ``validate(options, mip)`` and
+``solve(lp, options)`` (optionally ``note()``); it sees only a LinearProgram.
+
+Third-party backends register through the entry-point group ``alsel.solvers``: the entry point
+names a backend class (instantiated without arguments) or instance, e.g. in pyproject.toml::
+
+    [project.entry-points."alsel.solvers"]
+    mysolver = "mypackage.alsel_backend:MyBackend"
 """
 
 from __future__ import annotations
 
+import functools
+import logging
+from importlib.metadata import entry_points
 from typing import Any
 
 from .._validation import check_choice
 from ..errors import SolverUnavailable
 from ..lp import LinearProgram
 from .base import COMMON_OPTIONS, STATUSES, Backend, LPSolution
+from .cvxpy_model import CvxpyBackend
+from .gurobi import GurobiBackend
 from .highs import HighsBackend
+from .ortools_linear import GlopBackend, ScipBackend
+from .ortools_pdlp import OrtoolsPdlpBackend
 
-BACKENDS: dict[str, Backend] = {backend.name: backend for backend in (HighsBackend(),)}
+__all__ = [
+    "COMMON_OPTIONS",
+    "ENTRY_POINT_GROUP",
+    "STATUSES",
+    "Backend",
+    "LPSolution",
+    "available",
+    "backends",
+    "check_options",
+    "get",
+    "mip_backends",
+    "notes",
+    "register",
+    "require",
+    "solve",
+]
 
-__all__ = ["BACKENDS", "COMMON_OPTIONS", "STATUSES", "Backend", "LPSolution", "available", "get", "solve"]
+logger = logging.getLogger(__name__)
+
+ENTRY_POINT_GROUP = "alsel.solvers"
+BUILT_IN: tuple[Backend, ...] = (
+    HighsBackend(),
+    GlopBackend(),
+    OrtoolsPdlpBackend(),
+    GurobiBackend(),
+    CvxpyBackend(),
+    ScipBackend(),
+)
+_registered: dict[str, Backend] = {}
+_plugin_errors: dict[str, str] = {}
+
+
+@functools.lru_cache(maxsize=1)
+def _plugins() -> dict[str, Backend]:
+    found: dict[str, Backend] = {}
+    for entry in entry_points(group=ENTRY_POINT_GROUP):
+        if any(entry.name == backend.name for backend in BUILT_IN):
+            logger.warning("ignoring entry point %r: a built-in backend has that name", entry.name)
+            continue
+        try:
+            loaded = entry.load()
+            backend = loaded() if isinstance(loaded, type) else loaded
+            if backend.name != entry.name:
+                raise ValueError(f"its name is {backend.name!r}, not {entry.name!r}")
+        except Exception as exc:  # a broken plugin must not break alsel
+            _plugin_errors[entry.name] = f"entry point {entry.value!r} failed to load: {exc}"
+            continue
+        found[entry.name] = backend
+    return found
+
+
+def register(backend: Backend) -> None:
+    """Register a backend object in this process (entry points do it for installed packages)."""
+    for attribute in ("name", "supports_mip", "options", "unavailable_reason", "validate", "solve"):
+        if not hasattr(backend, attribute):
+            raise TypeError(f"a backend needs {attribute!r}; {type(backend).__name__} has none.")
+    if backend.name in backends():
+        raise ValueError(f"a backend named {backend.name!r} is already registered.")
+    _registered[backend.name] = backend
+
+
+def backends() -> dict[str, Backend]:
+    """Every known backend by name: built in, from entry points, then registered."""
+    return {**{b.name: b for b in BUILT_IN}, **_plugins(), **_registered}
 
 
 def available() -> dict[str, str | None]:
     """Map each backend name to None (usable here) or the reason it is not."""
-    return {name: backend.unavailable_reason() for name, backend in BACKENDS.items()}
+    result = {name: backend.unavailable_reason() for name, backend in backends().items()}
+    result.update(_plugin_errors)
+    return result
+
+
+def notes() -> dict[str, str]:
+    """Caveats of usable backends (e.g. Gurobi's size-limited license), by name."""
+    found = {}
+    for name, backend in backends().items():
+        note = getattr(backend, "note", None)
+        text = note() if note is not None and backend.unavailable_reason() is None else None
+        if text:
+            found[name] = text
+    return found
+
+
+def mip_backends() -> list[str]:
+    """Names of the backends that solve integral problems."""
+    return [name for name, backend in backends().items() if backend.supports_mip]
 
 
 def get(name: str) -> Backend:
     """The backend called ``name``; ValueError listing the valid names otherwise."""
-    return BACKENDS[check_choice(name, "solver", BACKENDS)]
+    known = backends()
+    if name in _plugin_errors:
+        raise SolverUnavailable(f"solver {name!r} is not usable: {_plugin_errors[name]}")
+    return known[check_choice(name, "solver", known)]
 
 
 def check_options(
     backend: Backend, options: dict[str, Any] | None, mip: bool = False
 ) -> dict[str, Any]:
     """Validate option names and values against what ``backend`` understands."""
+    if mip and not backend.supports_mip:
+        raise ValueError(
+            f"solver {backend.name!r} solves LP relaxations only; for formulation='exact' use "
+            f"one of {', '.join(map(repr, mip_backends()))}."
+        )
     if options is None:
-        return {}
+        options = {}
     if not isinstance(options, dict):
         raise TypeError(f"solver_options must be a dict; got {type(options).__name__}.")
     unknown = sorted(set(options) - set(backend.options))
@@ -44,22 +146,34 @@ def check_options(
             f"{backend.name!r}; valid: {', '.join(map(repr, backend.options))}."
         )
     time_limit = options.get("time_limit")
-    if time_limit is not None and not (isinstance(time_limit, (int, float)) and time_limit > 0):
+    if time_limit is not None and not (
+        isinstance(time_limit, (int, float)) and not isinstance(time_limit, bool) and time_limit > 0
+    ):
         raise ValueError(f"time_limit must be a positive number of seconds; got {time_limit!r}.")
     threads = options.get("threads")
-    if threads is not None and not (isinstance(threads, int) and threads >= 1):
+    if threads is not None and not (
+        isinstance(threads, int) and not isinstance(threads, bool) and threads >= 1
+    ):
         raise ValueError(f"threads must be a positive integer; got {threads!r}.")
     backend.validate(options, mip)
     return dict(options)
 
 
-def solve(lp: LinearProgram, solver: str = "highs", options: dict[str, Any] | None = None) -> LPSolution:
-    """Solve ``lp`` with the named backend; raises SolverUnavailable when it cannot run here."""
-    backend = get(solver)
-    options = check_options(backend, options, mip=lp.is_mip)
+def require(name: str) -> Backend:
+    """The backend called ``name`` if it is usable here; SolverUnavailable saying why otherwise."""
+    backend = get(name)
     reason = backend.unavailable_reason()
     if reason is not None:
-        raise SolverUnavailable(f"solver {solver!r} is not usable here: {reason}")
-    if lp.is_mip and not backend.supports_mip:
-        raise ValueError(f"solver {solver!r} cannot solve integral problems; use 'highs'.")
+        raise SolverUnavailable(f"solver {name!r} is not usable here: {reason}")
+    return backend
+
+
+def solve(lp: LinearProgram, solver: str = "highs", options: dict[str, Any] | None = None) -> LPSolution:
+    """Solve ``lp`` with the named backend.
+
+    Raises SolverUnavailable (naming the extra to install) when the backend cannot run here,
+    and ValueError for options it does not know or an integral LP it cannot solve.
+    """
+    backend = require(solver)
+    options = check_options(backend, options, mip=lp.is_mip)
     return backend.solve(lp, options)

@@ -21,8 +21,13 @@ STATUSES = (
     "error",
 )
 
-#: Options every backend understands (each may add its own).
+#: Options most backends understand (each lists its own in ``Backend.options``).
 COMMON_OPTIONS = ("time_limit", "threads", "verbose")
+
+
+def missing_package(package: str, extra: str, exc: Exception) -> str:
+    """The reason string for a backend whose package cannot be imported."""
+    return f"{package} is not installed ({exc}); pip install 'alsel[{extra}]'"
 
 
 @dataclass(frozen=True, eq=False)
@@ -41,8 +46,9 @@ class LPSolution:
         c^T x + offset as the solver reports it (nan without a point).
     bound : float
         The solver's own proven lower bound where it has one (a MIP's dual bound); nan otherwise.
-    iterations : int
-        Simplex/IPM/PDLP iterations, or branch-and-bound nodes for a MIP.
+    iterations : int or None
+        Simplex/IPM/PDLP iterations, or branch-and-bound nodes for a MIP; None where the solver
+        does not report them.
     seconds : float
         Time inside the solver's run call.
     handover_seconds : float
@@ -57,7 +63,7 @@ class LPSolution:
     col_dual: np.ndarray | None
     objective: float
     bound: float
-    iterations: int
+    iterations: int | None
     seconds: float
     handover_seconds: float
     solver: str
