@@ -12,8 +12,10 @@ primal point x and row duals y:
   y_r < 0 a finite u_r) and d_wrong the parts of the reduced costs d = c - A'y_+ (y_+ = y
   projected onto the allowed signs) that no finite column bound can absorb;
 * relative duality gap      = |p - q| / (1 + |p| + |q|)
-  with p = c'x + offset and q = LinearProgram.dual_bound(y) (PDLP's "corrected dual objective",
-  a valid lower bound whatever y is).
+  with p = c'x + offset and q = LinearProgram.dual_objective(y), PDLP's dual objective (the
+  reduced costs that meet an infinite column bound are left out of q and counted in the dual
+  residual). Where every column is bounded, q is LinearProgram.dual_bound(y), a valid lower
+  bound whatever y is.
 
 Every backend's answer is judged by these same three numbers. For an integral problem there are
 no duals: the dual residual is nan and the gap uses the solver's proven bound as q.
@@ -96,6 +98,6 @@ def certify(
     )
     dual = np.sqrt(np.sum((y - allowed) ** 2) + np.sum(d_wrong**2))
     dual_residual = float(dual / (1.0 + np.linalg.norm(lp.c)))
-    q = lp.dual_bound(y)
+    q = lp.dual_objective(y)
     gap = abs(p - q) / (1.0 + abs(p) + abs(q)) if np.isfinite(q) else float("inf")
     return Certificate(primal_residual, dual_residual, float(gap), p, q)

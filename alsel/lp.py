@@ -131,6 +131,28 @@ class LinearProgram:
             np.where(np.isfinite(self.row_lower), np.inf, 0.0),
         )
 
+    def _dual_terms(self, y: np.ndarray) -> tuple[float, float, bool]:
+        """(row term, finite column term, whether a nonzero d_j meets an infinite bound)."""
+        y = np.asarray(y, dtype=np.float64)
+        if y.shape != (self.num_rows,):
+            raise ValueError(f"y must have shape ({self.num_rows},); got {y.shape}.")
+        y = self.project_duals(y)
+        d = self.c - self.A.T @ y
+        lower = np.where(np.isfinite(self.col_lower), self.col_lower, 0.0)
+        upper = np.where(np.isfinite(self.col_upper), self.col_upper, 0.0)
+        unbounded = ((d > 0) & ~np.isfinite(self.col_lower)) | ((d < 0) & ~np.isfinite(self.col_upper))
+        with np.errstate(invalid="ignore"):  # 0 * inf in the branch np.where discards
+            rows = np.where(y > 0, y * self.row_lower, np.where(y < 0, y * self.row_upper, 0.0))
+        cols = np.where(d > 0, d * lower, d * upper)
+        return float(np.sum(rows)), float(np.sum(cols)), bool(unbounded.any())
+
+    def dual_objective(self, y: np.ndarray) -> float:
+        """PDLP's dual objective of y: the bound below without the reduced costs that meet an
+        infinite column bound (those count in the dual residual instead, see alsel.certificate).
+        Equal to :meth:`dual_bound` whenever every column with a nonzero d_j is bounded that way."""
+        rows, cols, _ = self._dual_terms(y)
+        return rows + cols + self.offset
+
     def dual_bound(self, y: np.ndarray) -> float:
         """A lower bound on the LP optimum from any row-dual vector y (weak duality).
 
@@ -141,12 +163,5 @@ class LinearProgram:
         It holds whatever solver produced y and however inexact y is; it is PDLP's "corrected
         dual objective".
         """
-        y = np.asarray(y, dtype=np.float64)
-        if y.shape != (self.num_rows,):
-            raise ValueError(f"y must have shape ({self.num_rows},); got {y.shape}.")
-        y = self.project_duals(y)
-        d = self.c - self.A.T @ y
-        with np.errstate(invalid="ignore"):  # 0 * inf in the branch np.where discards
-            rows = np.where(y > 0, y * self.row_lower, np.where(y < 0, y * self.row_upper, 0.0))
-            cols = np.where(d > 0, d * self.col_lower, np.where(d < 0, d * self.col_upper, 0.0))
-        return float(np.sum(rows) + np.sum(cols)) + self.offset
+        rows, cols, unbounded = self._dual_terms(y)
+        return -np.inf if unbounded else rows + cols + self.offset

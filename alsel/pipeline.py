@@ -123,7 +123,7 @@ def select(
             )
     else:
         certificate = certify(lp, solution.x, solution.row_dual)
-        lower_bound = certificate.dual_objective if solution.row_dual is not None else -np.inf
+        lower_bound = lp.dual_bound(solution.row_dual) if solution.row_dual is not None else -np.inf
         relaxed_M = np.clip(lp.index.M_of(solution.x), 0.0, 1.0)
         M = ROUNDINGS[rounding_name](problem, relaxed_M, seed)
     rounded = time.perf_counter()

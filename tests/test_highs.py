@@ -58,3 +58,12 @@ def test_verbose_output_stays_off_stdout_by_default(lp, capfd):
 
 def test_available_lists_highs_as_usable():
     assert solvers.available()["highs"] is None
+
+
+def test_tol_goes_with_pdlp_only(lp):
+    loose = solvers.solve(lp, "highs", {"algorithm": "pdlp", "tol": 1e-3})
+    tight = solvers.solve(lp, "highs", {"algorithm": "pdlp", "tol": 1e-8})
+    assert loose.iterations < tight.iterations
+    assert alsel.certify(lp, tight.x, tight.row_dual).within(1e-6)
+    with pytest.raises(ValueError, match="pass it with algorithm='pdlp'"):
+        solvers.solve(lp, "highs", {"tol": 1e-6})

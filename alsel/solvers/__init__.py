@@ -28,6 +28,7 @@ from .gurobi import GurobiBackend
 from .highs import HighsBackend
 from .ortools_linear import GlopBackend, ScipBackend
 from .ortools_pdlp import OrtoolsPdlpBackend
+from .pdlp import PdlpBackend
 
 __all__ = [
     "COMMON_OPTIONS",
@@ -56,6 +57,8 @@ BUILT_IN: tuple[Backend, ...] = (
     GurobiBackend(),
     CvxpyBackend(),
     ScipBackend(),
+    PdlpBackend("pdlp", device="cpu"),
+    PdlpBackend("pdlp-cuda", device="cuda"),
 )
 _registered: dict[str, Backend] = {}
 _plugin_errors: dict[str, str] = {}

@@ -9,7 +9,8 @@ import numpy as np
 
 from ..lp import LinearProgram
 
-#: The status vocabulary shared by all backends.
+#: The status vocabulary shared by all backends. "inaccurate": the solver returned a point it
+#: flags as inaccurate (e.g. an interior-point method stopped early); its certificate says how.
 STATUSES = (
     "optimal",
     "time_limit",
@@ -18,6 +19,7 @@ STATUSES = (
     "unbounded",
     "infeasible_or_unbounded",
     "interrupted",
+    "inaccurate",
     "error",
 )
 

@@ -27,7 +27,7 @@ FORMULATIONS = ("paper", "symmetric")
 
 _STATUS = {
     "optimal": "optimal",
-    "optimal_inaccurate": "optimal",
+    "optimal_inaccurate": "inaccurate",
     "infeasible": "infeasible",
     "infeasible_inaccurate": "infeasible",
     "unbounded": "unbounded",

@@ -1,7 +1,8 @@
 """HiGHS through highspy: the whole LP handed over in one array call, LP and MIP.
 
 Options: ``algorithm`` ("simplex" — dual simplex, the default —, "ipm", "pdlp", "choose"),
-``time_limit`` (seconds), ``threads``, ``mip_rel_gap``, ``presolve`` (bool), ``verbose`` (bool).
+``time_limit`` (seconds), ``threads``, ``mip_rel_gap``, ``presolve`` (bool), ``verbose`` (bool),
+``tol`` (with algorithm="pdlp": HiGHS's pdlp_optimality_tolerance, default 1e-7).
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ class HighsBackend:
 
     name = "highs"
     supports_mip = True
-    options = COMMON_OPTIONS + ("algorithm", "mip_rel_gap", "presolve")
+    options = COMMON_OPTIONS + ("algorithm", "mip_rel_gap", "presolve", "tol")
 
     def unavailable_reason(self) -> str | None:
         try:
@@ -69,6 +70,15 @@ class HighsBackend:
 
     def validate(self, options: dict[str, Any], mip: bool) -> None:
         check_choice(options.get("algorithm", "simplex"), "algorithm", ALGORITHMS)
+        if "tol" in options:
+            tol = options["tol"]
+            if options.get("algorithm") != "pdlp":
+                raise ValueError(
+                    "tol is the tolerance of HiGHS's first-order method; pass it with "
+                    "algorithm='pdlp' (simplex and IPM use HiGHS's own tolerances)."
+                )
+            if not (isinstance(tol, (int, float)) and 0 < tol < 1):
+                raise ValueError(f"tol must lie in (0, 1); got {tol!r}.")
         if mip and "algorithm" in options:
             raise ValueError(
                 "algorithm applies to LP relaxations only; HiGHS solves integral problems by "
@@ -101,6 +111,8 @@ class HighsBackend:
             highs.setOptionValue("presolve", "on" if options["presolve"] else "off")
         if not lp.is_mip:
             highs.setOptionValue("solver", algorithm)
+        if options.get("tol") is not None:
+            highs.setOptionValue("pdlp_optimality_tolerance", float(options["tol"]))
 
         integrality = (
             lp.integrality.astype(np.int32)

@@ -1,0 +1,151 @@
+"""alsel's own PDLP: restarted reflected Halpern PDHG on NumPy (CPU) or CuPy (GPU).
+
+Backends "pdlp" (``device="cpu"`` by default) and "pdlp-cuda" (``device="cuda"``). Options:
+
+``tol``             relative KKT tolerance of alsel's certificate, in (0, 1); default 1e-4
+``time_limit``      seconds; ``iteration_limit``: iterations
+``device``          "cpu" (NumPy/SciPy) or "cuda" (CuPy); never a silent fallback
+``dtype``           "float64" (default) or "float32" (GPU only)
+``operator``        "sparse" (stored CSR matrix and its transpose) or "structured" (computed
+                    from the selection LP's structure; alsel's formulations only)
+``warm_start``      an LPSolution (e.g. ``Selection.solution``) or a pair (x, y) in the LP's
+                    column and row order
+``verbose``         log progress (iteration, KKT error, restarts, primal weight) at INFO
+                    instead of DEBUG
+
+The design, and why, is in docs/pdlp.md.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import numpy as np
+
+from ...lp import LinearProgram
+from ..base import LPSolution
+from .arrays import DEVICES, DTYPES, context, cuda_unavailable_reason
+from .operators import OPERATORS, make_operator, selection_layout_reason
+from .scaling import scale
+from .solver import PdlpParameters, logger, solve_scaled
+from .termination import Evaluator
+
+DEFAULT_TOL = 1e-4
+
+
+def _warm_start_arrays(warm_start: Any, lp: LinearProgram) -> tuple[np.ndarray, np.ndarray]:
+    if isinstance(warm_start, LPSolution):
+        x, y = warm_start.x, warm_start.row_dual
+    else:
+        x, y = warm_start
+    x = np.asarray(x, dtype=np.float64)
+    y = np.zeros(lp.num_rows) if y is None else np.asarray(y, dtype=np.float64)
+    return x, y
+
+
+class PdlpBackend:
+    """alsel's PDLP (first-order; LPs only) on the CPU or an NVIDIA GPU."""
+
+    supports_mip = False
+    options = ("time_limit", "verbose", "tol", "iteration_limit", "device", "dtype", "operator",
+               "warm_start")
+
+    def __init__(self, name: str = "pdlp", device: str = "cpu") -> None:
+        self.name = name
+        self.default_device = device
+
+    def unavailable_reason(self) -> str | None:
+        return cuda_unavailable_reason() if self.default_device == "cuda" else None
+
+    def validate(self, options: dict[str, Any], mip: bool) -> None:
+        tol = options.get("tol", DEFAULT_TOL)
+        if isinstance(tol, bool) or not isinstance(tol, (int, float)) or not 0 < tol < 1:
+            raise ValueError(f"tol must lie in (0, 1), e.g. 1e-4 or 1e-8; got {tol!r}.")
+        limit = options.get("iteration_limit")
+        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+            raise ValueError(f"iteration_limit must be a positive integer; got {limit!r}.")
+        device = options.get("device", self.default_device)
+        if device not in DEVICES:
+            raise ValueError(f"unknown device {device!r}; valid: {', '.join(map(repr, DEVICES))}.")
+        dtype = options.get("dtype", "float64")
+        if dtype not in DTYPES:
+            raise ValueError(f"unknown dtype {dtype!r}; valid: {', '.join(map(repr, DTYPES))}.")
+        if dtype == "float32" and device != "cuda":
+            raise ValueError("dtype='float32' is for device='cuda'; on the CPU PDLP runs in float64.")
+        operator = options.get("operator", "sparse")
+        if operator not in OPERATORS:
+            raise ValueError(f"unknown operator {operator!r}; valid: {', '.join(map(repr, OPERATORS))}.")
+        if device == "cuda":
+            context("cuda", dtype)  # raises SolverUnavailable, never falls back to the CPU
+
+    def solve(self, lp: LinearProgram, options: dict[str, Any]) -> LPSolution:
+        device = options.get("device", self.default_device)
+        dtype = options.get("dtype", "float64")
+        kind = options.get("operator", "sparse")
+        if kind == "structured":
+            reason = selection_layout_reason(lp)
+            if reason is not None:
+                raise ValueError(f"operator='structured' needs an LP built by alsel's formulations; {reason}.")
+        params = PdlpParameters(
+            tol=float(options.get("tol", DEFAULT_TOL)),
+            time_limit=options.get("time_limit"),
+            iteration_limit=options.get("iteration_limit"),
+        )
+        started = time.perf_counter()
+        ctx = context(device, dtype)
+        scaled = scale(lp)
+        s = scaled.scaling
+        operator = make_operator(kind, lp, scaled.A, s.row, s.col, ctx)
+        evaluator = Evaluator(lp, scaled, ctx)
+        problem = tuple(ctx.asarray(a) for a in (scaled.c, scaled.col_lower, scaled.col_upper,
+                                                 scaled.row_lower, scaled.row_upper))
+        if options.get("warm_start") is not None:
+            x, y = _warm_start_arrays(options["warm_start"], lp)
+            if x.shape != (lp.num_cols,) or y.shape != (lp.num_rows,):
+                raise ValueError(
+                    f"warm_start must give x of shape ({lp.num_cols},) and y of shape "
+                    f"({lp.num_rows},); got {x.shape} and {y.shape}."
+                )
+            x_start = ctx.asarray(x * s.bound / s.col)
+            y_start = ctx.asarray(y * s.objective / s.row)
+        else:
+            x_start = ctx.xp.zeros(lp.num_cols, dtype=ctx.dtype)
+            y_start = ctx.xp.zeros(lp.num_rows, dtype=ctx.dtype)
+        handover = time.perf_counter() - started
+
+        level = logger.level
+        if options.get("verbose"):
+            logger.setLevel(logging.DEBUG)
+        started = time.perf_counter()
+        try:
+            result = solve_scaled(problem, operator, evaluator, ctx, params, x_start, y_start)
+        finally:
+            logger.setLevel(level)
+        seconds = time.perf_counter() - started
+
+        x = ctx.to_host(evaluator.x(result.x))
+        y = ctx.to_host(evaluator.y(result.y))
+        kkt = result.kkt
+        return LPSolution(
+            status=result.status,
+            x=x,
+            row_dual=y,
+            col_dual=None,
+            objective=lp.objective_value(x),
+            bound=float("nan"),
+            iterations=result.iterations,
+            seconds=seconds,
+            handover_seconds=handover,
+            solver=self.name,
+            algorithm=f"r2hpdhg/{operator.name}/{device}",
+            info={
+                "restarts": result.restarts,
+                "primal_weight": result.primal_weight,
+                "step_size": result.step_size,
+                "kkt": None if kkt is None else {"primal": kkt.primal, "dual": kkt.dual, "gap": kkt.gap},
+                "tol": params.tol,
+                "history": result.history,
+            },
+        )

@@ -1,0 +1,187 @@
+"""Restarted reflected Halpern PDHG (r2HPDHG), the algorithm of cuPDLPx (Lu, Peng, Yang 2025),
+in one array-module-agnostic loop.
+
+For  min c'x  s.t.  l <= Kx <= u,  lo <= x <= up  (already preconditioned), one PDHG step from
+(x, y) with step sizes tau = eta / omega, sigma = eta * omega is
+
+    x^ = proj_[lo, up](x - tau (c - K'y))
+    y^ = max(v + sigma l, 0) + min(v + sigma u, 0),   v = y - sigma K(2 x^ - x)
+
+(the prox of the dual objective; y >= 0 on rows with a finite lower bound, as in the rest of
+alsel). The Halpern iteration with reflection takes z <- (k+1)/(k+2) (2 z^ - z) + 1/(k+2) z_0,
+anchored at the epoch's first point z_0. Per iteration: one K x^ and one K'y; K x is carried by
+linearity. Every ``check_every`` iterations the fixed-point error r(z) = ||z - z^||_P in the
+PDHG metric P = [[I/tau, K'], [K, I/sigma]] drives adaptive restarts (beta_sufficient 0.2,
+beta_necessary 0.5, beta_artificial 0.36), a PID controller updates the primal weight omega at
+each restart, and the relative KKT errors of alsel's certificate decide termination.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .arrays import ArrayContext
+from .termination import KKT, Evaluator
+
+logger = logging.getLogger("alsel.solvers.pdlp")
+
+
+@dataclass(frozen=True)
+class PdlpParameters:
+    """Tunable constants (cuPDLPx's defaults)."""
+
+    tol: float = 1e-4
+    time_limit: float | None = None
+    iteration_limit: int | None = None
+    check_every: int = 64
+    beta_sufficient: float = 0.2
+    beta_necessary: float = 0.5
+    beta_artificial: float = 0.36
+    reflection: float = 1.0
+    step_safety: float = 0.998
+    pid_proportional: float = 0.99
+    pid_integral: float = 0.01
+    pid_decay: float = 0.3
+    infeasibility_tol: float = 1e-8
+    power_iterations: int = 100
+    seed: int = 0
+
+
+@dataclass
+class PdlpResult:
+    """What the loop returns, in the scaled space (the backend maps it back)."""
+
+    status: str
+    x: Any
+    y: Any
+    kkt: KKT | None
+    iterations: int
+    restarts: int
+    primal_weight: float
+    step_size: float
+    history: list[tuple[int, float, int, float]] = field(default_factory=list)
+
+
+def spectral_norm(operator, ctx: ArrayContext, iterations: int, seed: int) -> float:
+    """||K||_2 by power iteration on K'K."""
+    xp = ctx.xp
+    v = ctx.asarray(np.random.default_rng(seed).standard_normal(operator.shape[1]))
+    v /= xp.linalg.norm(v)
+    estimate = 0.0
+    for _ in range(iterations):
+        w = operator.rmatvec(operator.matvec(v))
+        norm = float(xp.linalg.norm(w))
+        if norm == 0.0:
+            return 0.0
+        v = w / norm
+        previous, estimate = estimate, math.sqrt(norm)
+        if abs(estimate - previous) <= 1e-4 * estimate:
+            break
+    return estimate
+
+
+def _dual_prox(v, sigma, lower, upper, xp):
+    return xp.maximum(v + sigma * lower, 0.0) + xp.minimum(v + sigma * upper, 0.0)
+
+
+def solve_scaled(problem, operator, evaluator: Evaluator, ctx: ArrayContext,
+                 params: PdlpParameters, x_start, y_start) -> PdlpResult:
+    """Run r2HPDHG from (x_start, y_start) on the scaled problem (device arrays)."""
+    xp = ctx.xp
+    started = time.perf_counter()
+    c, lo, up, l_row, u_row = problem
+    norm = spectral_norm(operator, ctx, params.power_iterations, params.seed)
+    eta = params.step_safety / norm if norm > 0 else 1.0
+    omega = 1.0
+    tau, sigma = eta / omega, eta * omega
+    pid_integral, best_balance, best_omega = 0.0, math.inf, omega
+
+    x = xp.clip(x_start, lo, up)
+    y = y_start
+    Ax = operator.matvec(x)
+    x0, y0, Ax0 = x, y, Ax
+    ATy0 = None
+    anchor_error = previous_error = None
+    k = total = restarts = 0
+    history: list[tuple[int, float, int, float]] = []
+    gamma = params.reflection
+
+    def finish(status, x_out, y_out, kkt):
+        return PdlpResult(status, x_out, y_out, kkt, total, restarts, omega, eta, history)
+
+    while True:
+        ATy = operator.rmatvec(y)
+        x_hat = xp.clip(x - tau * (c - ATy), lo, up)
+        Ax_hat = operator.matvec(x_hat)
+        y_hat = _dual_prox(y - sigma * (2.0 * Ax_hat - Ax), sigma, l_row, u_row, xp)
+
+        checking = total % params.check_every == 0 or k == 0
+        if checking:
+            dx, dy, dAx = x - x_hat, y - y_hat, Ax - Ax_hat
+            error = math.sqrt(max(
+                float(dx @ dx) / tau + float(dy @ dy) / sigma + 2.0 * float(dy @ dAx), 0.0))
+            if k == 0:
+                anchor_error = error
+        if total % params.check_every == 0:
+            ATy_hat = operator.rmatvec(y_hat)
+            kkt = evaluator.kkt(x_hat, y_hat, Ax_hat, ATy_hat)
+            history.append((total, kkt.error, restarts, omega))
+            logger.debug("iter %6d  kkt %.3e (p %.2e d %.2e gap %.2e)  restarts %d  omega %.3g",
+                         total, kkt.error, kkt.primal, kkt.dual, kkt.gap, restarts, omega)
+            if kkt.error <= params.tol:
+                return finish("optimal", x_hat, y_hat, kkt)
+            if ATy0 is not None and evaluator.primal_infeasible(
+                    y_hat - y0, ATy_hat - ATy0, params.infeasibility_tol):
+                return finish("infeasible", x_hat, y_hat, kkt)
+            if k > 0 and evaluator.dual_infeasible(x_hat - x0, Ax_hat - Ax0, params.infeasibility_tol):
+                return finish("unbounded", x_hat, y_hat, kkt)
+            if params.iteration_limit is not None and total >= params.iteration_limit:
+                return finish("iteration_limit", x_hat, y_hat, kkt)
+            if params.time_limit is not None and time.perf_counter() - started >= params.time_limit:
+                return finish("time_limit", x_hat, y_hat, kkt)
+
+            restart = k > 0 and (
+                error <= params.beta_sufficient * anchor_error
+                or (error <= params.beta_necessary * anchor_error and error > previous_error)
+                or k >= params.beta_artificial * total
+            )
+            previous_error = error
+            if restart or ATy0 is None:
+                if restart:
+                    omega, pid_integral, best_balance, best_omega = _update_primal_weight(
+                        params, xp, omega, pid_integral, best_balance, best_omega,
+                        x_hat - x0, y_hat - y0, kkt)
+                    tau, sigma = eta / omega, eta * omega
+                    restarts += 1
+                x, y, Ax = x_hat, y_hat, Ax_hat
+                x0, y0, Ax0, ATy0 = x_hat, y_hat, Ax_hat, ATy_hat
+                k = 0
+                total += 1
+                continue
+
+        weight = (k + 1) / (k + 2)
+        x = weight * (gamma * (2.0 * x_hat - x) + (1 - gamma) * x) + (1 - weight) * x0
+        Ax = weight * (gamma * (2.0 * Ax_hat - Ax) + (1 - gamma) * Ax) + (1 - weight) * Ax0
+        y = weight * (gamma * (2.0 * y_hat - y) + (1 - gamma) * y) + (1 - weight) * y0
+        k += 1
+        total += 1
+
+
+def _update_primal_weight(params, xp, omega, integral, best_balance, best_omega, dx, dy, kkt):
+    """cuPDLPx's PID step on log(omega) balancing the scaled primal and dual displacements."""
+    dx_norm, dy_norm = float(xp.linalg.norm(dx)), float(xp.linalg.norm(dy))
+    balance = abs(math.log10(max(kkt.dual, 1e-30) / max(kkt.primal, 1e-30)))
+    if balance < best_balance:
+        best_balance, best_omega = balance, omega
+    if not (1e-16 <= dx_norm <= 1e12 and 1e-16 <= dy_norm <= 1e12):
+        return best_omega, 0.0, best_balance, best_omega
+    error = math.log(omega * dx_norm / dy_norm)
+    integral = params.pid_decay * integral + error
+    log_omega = math.log(omega) - (params.pid_proportional * error + params.pid_integral * integral)
+    return math.exp(log_omega), integral, best_balance, best_omega
