@@ -152,6 +152,7 @@ def select(
         relaxed_M=relaxed_M,
         relaxation_value=float("nan") if integral else solution.objective,
         certificate=certificate,
+        solution=solution,
         info={
             "algorithm": solution.algorithm,
             "iterations": solution.iterations,

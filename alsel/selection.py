@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from .certificate import Certificate
+from .solvers.base import LPSolution
 
 
 @dataclass(frozen=True, eq=False)
@@ -47,6 +48,9 @@ class Selection:
         answer, the same formula for every backend (:mod:`alsel.certificate`).
     info : dict
         Solver details: algorithm, iterations, handover seconds, LP size.
+    solution : LPSolution or None
+        The backend's raw answer (x, duals, ...): pass it as ``solver_options={"warm_start":
+        selection.solution}`` to warm-start PDLP on the next, similar problem.
     """
 
     pairs: np.ndarray
@@ -66,6 +70,7 @@ class Selection:
     relaxation_value: float = float("nan")
     certificate: Certificate | None = None
     info: dict[str, Any] = field(default_factory=dict)
+    solution: LPSolution | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         for array in (self.pairs, self.M, self.images, self.relaxed_M):

@@ -6,6 +6,8 @@ Backends "pdlp" (``device="cpu"`` by default) and "pdlp-cuda" (``device="cuda"``
 ``time_limit``      seconds; ``iteration_limit``: iterations
 ``device``          "cpu" (NumPy/SciPy) or "cuda" (CuPy); never a silent fallback
 ``dtype``           "float64" (default) or "float32" (GPU only)
+``algorithm``       "adaptive" (default: restarted averaged PDHG, adaptive steps, as PDLP and
+                    cuPDLP.jl) or "halpern" (reflected Halpern PDHG, constant steps, as cuPDLPx)
 ``operator``        "sparse" (stored CSR matrix and its transpose) or "structured" (computed
                     from the selection LP's structure; alsel's formulations only)
 ``warm_start``      an LPSolution (e.g. ``Selection.solution``) or a pair (x, y) in the LP's
@@ -29,20 +31,28 @@ from ..base import LPSolution
 from .arrays import DEVICES, DTYPES, context, cuda_unavailable_reason
 from .operators import OPERATORS, make_operator, selection_layout_reason
 from .scaling import scale
-from .solver import PdlpParameters, logger, solve_scaled
+from .solver import PdlpParameters, logger, solve_adaptive, solve_halpern
 from .termination import Evaluator
 
 DEFAULT_TOL = 1e-4
+ALGORITHMS = {"adaptive": solve_adaptive, "halpern": solve_halpern}
 
 
-def _warm_start_arrays(warm_start: Any, lp: LinearProgram) -> tuple[np.ndarray, np.ndarray]:
+def _warm_start(warm_start: Any, lp: LinearProgram) -> tuple[np.ndarray, np.ndarray, dict]:
+    """(x, y, state): the point, and PDLP's primal weight and step size when it left them."""
+    state = {}
     if isinstance(warm_start, LPSolution):
         x, y = warm_start.x, warm_start.row_dual
+        if warm_start.solver in ("pdlp", "pdlp-cuda"):
+            state = {"initial_primal_weight": warm_start.info.get("primal_weight"),
+                     "initial_step_size": warm_start.info.get("step_size")}
     else:
         x, y = warm_start
+    if x is None:
+        raise ValueError("warm_start has no primal point x.")
     x = np.asarray(x, dtype=np.float64)
     y = np.zeros(lp.num_rows) if y is None else np.asarray(y, dtype=np.float64)
-    return x, y
+    return x, y, state
 
 
 class PdlpBackend:
@@ -50,7 +60,7 @@ class PdlpBackend:
 
     supports_mip = False
     options = ("time_limit", "verbose", "tol", "iteration_limit", "device", "dtype", "operator",
-               "warm_start")
+               "algorithm", "warm_start")
 
     def __init__(self, name: str = "pdlp", device: str = "cpu") -> None:
         self.name = name
@@ -74,6 +84,11 @@ class PdlpBackend:
             raise ValueError(f"unknown dtype {dtype!r}; valid: {', '.join(map(repr, DTYPES))}.")
         if dtype == "float32" and device != "cuda":
             raise ValueError("dtype='float32' is for device='cuda'; on the CPU PDLP runs in float64.")
+        algorithm = options.get("algorithm", "adaptive")
+        if algorithm not in ALGORITHMS:
+            raise ValueError(
+                f"unknown algorithm {algorithm!r}; valid: {', '.join(map(repr, ALGORITHMS))}."
+            )
         operator = options.get("operator", "sparse")
         if operator not in OPERATORS:
             raise ValueError(f"unknown operator {operator!r}; valid: {', '.join(map(repr, OPERATORS))}.")
@@ -88,10 +103,19 @@ class PdlpBackend:
             reason = selection_layout_reason(lp)
             if reason is not None:
                 raise ValueError(f"operator='structured' needs an LP built by alsel's formulations; {reason}.")
+        warm_state: dict = {}
+        if options.get("warm_start") is not None:
+            x_warm, y_warm, warm_state = _warm_start(options["warm_start"], lp)
+            if x_warm.shape != (lp.num_cols,) or y_warm.shape != (lp.num_rows,):
+                raise ValueError(
+                    f"warm_start must give x of shape ({lp.num_cols},) and y of shape "
+                    f"({lp.num_rows},); got {x_warm.shape} and {y_warm.shape}."
+                )
         params = PdlpParameters(
             tol=float(options.get("tol", DEFAULT_TOL)),
             time_limit=options.get("time_limit"),
             iteration_limit=options.get("iteration_limit"),
+            **warm_state,
         )
         started = time.perf_counter()
         ctx = context(device, dtype)
@@ -102,14 +126,8 @@ class PdlpBackend:
         problem = tuple(ctx.asarray(a) for a in (scaled.c, scaled.col_lower, scaled.col_upper,
                                                  scaled.row_lower, scaled.row_upper))
         if options.get("warm_start") is not None:
-            x, y = _warm_start_arrays(options["warm_start"], lp)
-            if x.shape != (lp.num_cols,) or y.shape != (lp.num_rows,):
-                raise ValueError(
-                    f"warm_start must give x of shape ({lp.num_cols},) and y of shape "
-                    f"({lp.num_rows},); got {x.shape} and {y.shape}."
-                )
-            x_start = ctx.asarray(x * s.bound / s.col)
-            y_start = ctx.asarray(y * s.objective / s.row)
+            x_start = ctx.asarray(x_warm * s.bound / s.col)
+            y_start = ctx.asarray(y_warm * s.objective / s.row)
         else:
             x_start = ctx.xp.zeros(lp.num_cols, dtype=ctx.dtype)
             y_start = ctx.xp.zeros(lp.num_rows, dtype=ctx.dtype)
@@ -120,7 +138,8 @@ class PdlpBackend:
             logger.setLevel(logging.DEBUG)
         started = time.perf_counter()
         try:
-            result = solve_scaled(problem, operator, evaluator, ctx, params, x_start, y_start)
+            algorithm = options.get("algorithm", "adaptive")
+            result = ALGORITHMS[algorithm](problem, operator, evaluator, ctx, params, x_start, y_start)
         finally:
             logger.setLevel(level)
         seconds = time.perf_counter() - started
@@ -139,7 +158,7 @@ class PdlpBackend:
             seconds=seconds,
             handover_seconds=handover,
             solver=self.name,
-            algorithm=f"r2hpdhg/{operator.name}/{device}",
+            algorithm=f"{algorithm}/{operator.name}/{device}",
             info={
                 "restarts": result.restarts,
                 "primal_weight": result.primal_weight,

@@ -36,8 +36,9 @@ class ArrayContext:
             return np.asarray(values, dtype=np.float64)
         return np.asarray(values.get(), dtype=np.float64)
 
-    def scalar(self, value: Any) -> float:
-        return float(value)
+    def axpy(self, a: float, x: Any, y: Any) -> None:
+        """y += a * x in place."""
+        y += a * x
 
 
 def cuda_unavailable_reason() -> str | None:

@@ -1,5 +1,10 @@
-"""Restarted reflected Halpern PDHG (r2HPDHG), the algorithm of cuPDLPx (Lu, Peng, Yang 2025),
-in one array-module-agnostic loop.
+"""The PDHG loops of alsel's PDLP, written once for any array module (NumPy or CuPy).
+
+``solve_adaptive`` (the default): restarted averaged PDHG with PDLP's adaptive step size and
+KKT-based restarts (Applegate et al. 2021; cuPDLP.jl, Lu & Yang 2023).
+
+``solve_halpern``: restarted reflected Halpern PDHG (r2HPDHG) with a constant step size, the
+algorithm of cuPDLPx (Lu, Peng, Yang 2025):
 
 For  min c'x  s.t.  l <= Kx <= u,  lo <= x <= up  (already preconditioned), one PDHG step from
 (x, y) with step sizes tau = eta / omega, sigma = eta * omega is
@@ -42,6 +47,8 @@ class PdlpParameters:
     check_every: int = 64
     beta_sufficient: float = 0.2
     beta_necessary: float = 0.5
+    beta_necessary_average: float = 0.8
+    weight_smoothing: float = 0.5
     beta_artificial: float = 0.36
     reflection: float = 1.0
     step_safety: float = 0.998
@@ -51,6 +58,8 @@ class PdlpParameters:
     infeasibility_tol: float = 1e-8
     power_iterations: int = 100
     seed: int = 0
+    initial_primal_weight: float | None = None
+    initial_step_size: float | None = None
 
 
 @dataclass
@@ -90,15 +99,15 @@ def _dual_prox(v, sigma, lower, upper, xp):
     return xp.maximum(v + sigma * lower, 0.0) + xp.minimum(v + sigma * upper, 0.0)
 
 
-def solve_scaled(problem, operator, evaluator: Evaluator, ctx: ArrayContext,
+def solve_halpern(problem, operator, evaluator: Evaluator, ctx: ArrayContext,
                  params: PdlpParameters, x_start, y_start) -> PdlpResult:
     """Run r2HPDHG from (x_start, y_start) on the scaled problem (device arrays)."""
     xp = ctx.xp
     started = time.perf_counter()
     c, lo, up, l_row, u_row = problem
     norm = spectral_norm(operator, ctx, params.power_iterations, params.seed)
-    eta = params.step_safety / norm if norm > 0 else 1.0
-    omega = 1.0
+    eta = params.step_safety / norm if norm > 0 else 1.0  # constant: Halpern needs a fixed metric
+    omega = params.initial_primal_weight or 1.0
     tau, sigma = eta / omega, eta * omega
     pid_integral, best_balance, best_omega = 0.0, math.inf, omega
 
@@ -185,3 +194,129 @@ def _update_primal_weight(params, xp, omega, integral, best_balance, best_omega,
     integral = params.pid_decay * integral + error
     log_omega = math.log(omega) - (params.pid_proportional * error + params.pid_integral * integral)
     return math.exp(log_omega), integral, best_balance, best_omega
+
+
+def solve_adaptive(problem, operator, evaluator: Evaluator, ctx: ArrayContext,
+                         params: PdlpParameters, x_start, y_start) -> PdlpResult:
+    """Restarted *averaged* PDHG with PDLP's adaptive step size (cuPDLP.jl's scheme).
+
+    Steps adapt by PDLP's rule eta_max = ||dz||_omega^2 / (2 |dy' K dx|); the restart candidate
+    is the current or the step-weighted average iterate, whichever has the smaller KKT error;
+    restarts follow the KKT error (beta_sufficient, 0.8, beta_artificial) and the primal weight
+    is smoothed toward ||dy|| / ||dx|| (theta = 0.5) at each restart. Vector work happens in
+    preallocated buffers: on the CPU it, not the two products, dominates an iteration.
+    """
+    xp = ctx.xp
+    started = time.perf_counter()
+    c, lo, up, l_row, u_row = problem
+    if params.initial_step_size is not None:
+        eta = params.initial_step_size
+    else:
+        norm = spectral_norm(operator, ctx, params.power_iterations, params.seed)
+        eta = 1.0 / norm if norm > 0 else 1.0
+    omega = params.initial_primal_weight or 1.0
+    x = xp.clip(x_start, lo, up)
+    y = xp.array(y_start, copy=True)
+    Ax = operator.matvec(x)
+    ATy = operator.rmatvec(y)
+    x0, y0 = x.copy(), y.copy()
+    Ax0, ATy0 = Ax, ATy
+    n, m = x.shape[0], y.shape[0]
+    neg_upper, neg_lower = -u_row, -l_row
+    gradient, x_new, dx = (xp.empty(n, dtype=ctx.dtype) for _ in range(3))
+    v, shift, dy, dAx = (xp.empty(m, dtype=ctx.dtype) for _ in range(4))
+    y_new = xp.empty(m, dtype=ctx.dtype)
+    sum_x, sum_y = xp.zeros(n, dtype=ctx.dtype), xp.zeros(m, dtype=ctx.dtype)
+    weight_total = 0.0
+    k = total = restarts = 0
+    last_restart_error = previous_candidate_error = None
+    history: list[tuple[int, float, int, float]] = []
+
+    def finish(status, x_out, y_out, kkt):
+        return PdlpResult(status, x_out, y_out, kkt, total, restarts, omega, eta, history)
+
+    while True:
+        xp.subtract(c, ATy, out=gradient)
+        while True:  # adaptive step: retry with a smaller eta until it is accepted
+            tau, sigma = eta / omega, eta * omega
+            x_new[...] = x
+            ctx.axpy(-tau, gradient, x_new)
+            xp.clip(x_new, lo, up, out=x_new)
+            Ax_new = operator.matvec(x_new)
+            xp.subtract(Ax_new, Ax, out=dAx)
+            v[...] = y                          # v = y - sigma K(2 x_new - x)
+            ctx.axpy(-sigma, Ax_new, v)
+            ctx.axpy(-sigma, dAx, v)
+            # dual prox: y_new = v - sigma proj_[-u, -l](v / sigma)
+            xp.multiply(v, 1.0 / sigma, out=shift)
+            xp.clip(shift, neg_upper, neg_lower, out=shift)
+            y_new[...] = v
+            ctx.axpy(-sigma, shift, y_new)
+            xp.subtract(x_new, x, out=dx)
+            xp.subtract(y_new, y, out=dy)
+            interaction = abs(float(dy @ dAx))
+            movement = 0.5 * (omega * float(dx @ dx) + float(dy @ dy) / omega)
+            eta_max = movement / interaction if interaction > 0 else math.inf
+            step = eta
+            # PDLP's rule with k = total + 1 >= 1 counting from one, so that the factors stay > 0
+            grown = (1 + (total + 2) ** -0.6) * eta
+            eta = grown if math.isinf(eta_max) else min((1 - (total + 2) ** -0.3) * eta_max, grown)
+            if step <= eta_max:
+                break
+        x, x_new = x_new, x
+        y, y_new = y_new, y
+        Ax = Ax_new
+        ATy = operator.rmatvec(y)
+        ctx.axpy(step, x, sum_x)
+        ctx.axpy(step, y, sum_y)
+        weight_total += step
+        k += 1
+        total += 1
+        if total % params.check_every and total != 1:
+            continue
+        current = evaluator.kkt(x, y, Ax, ATy)
+        xa, ya = sum_x / weight_total, sum_y / weight_total
+        Axa, ATya = operator.matvec(xa), operator.rmatvec(ya)
+        average = evaluator.kkt(xa, ya, Axa, ATya)
+        best = min(current.error, average.error)
+        history.append((total, best, restarts, omega))
+        logger.debug("iter %6d  kkt %.3e (p %.2e d %.2e gap %.2e)  restarts %d  omega %.3g  eta %.3g",
+                     total, best, current.primal, current.dual, current.gap, restarts, omega, eta)
+        if current.error <= params.tol:
+            return finish("optimal", x, y, current)
+        if average.error <= params.tol:
+            return finish("optimal", xa, ya, average)
+        if evaluator.primal_infeasible(y - y0, ATy - ATy0, params.infeasibility_tol):
+            return finish("infeasible", x, y, current)
+        if evaluator.dual_infeasible(x - x0, Ax - Ax0, params.infeasibility_tol):
+            return finish("unbounded", x, y, current)
+        if params.iteration_limit is not None and total >= params.iteration_limit:
+            return finish("iteration_limit", x, y, current)
+        if params.time_limit is not None and time.perf_counter() - started >= params.time_limit:
+            return finish("time_limit", x, y, current)
+        if last_restart_error is None:
+            last_restart_error = best
+        restart = (
+            best <= params.beta_sufficient * last_restart_error
+            or (best <= params.beta_necessary_average * last_restart_error
+                and previous_candidate_error is not None and best > previous_candidate_error)
+            or k >= params.beta_artificial * total
+        )
+        previous_candidate_error = best
+        if restart:
+            if average.error < current.error:
+                x[...], y[...] = xa, ya
+                Ax, ATy = Axa, ATya
+            dx_norm = float(xp.linalg.norm(x - x0))
+            dy_norm = float(xp.linalg.norm(y - y0))
+            if 1e-10 < dx_norm < 1e10 and 1e-10 < dy_norm < 1e10:
+                omega = math.exp(params.weight_smoothing * math.log(dy_norm / dx_norm)
+                                 + (1 - params.weight_smoothing) * math.log(omega))
+            x0, y0, Ax0, ATy0 = x.copy(), y.copy(), Ax, ATy
+            sum_x.fill(0.0)
+            sum_y.fill(0.0)
+            weight_total = 0.0
+            k = 0
+            restarts += 1
+            last_restart_error = best
+            previous_candidate_error = None
