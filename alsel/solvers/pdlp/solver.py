@@ -244,7 +244,8 @@ def solve_adaptive(problem, operator, evaluator: Evaluator, ctx: ArrayContext,
             tau, sigma = eta / omega, eta * omega
             x_new[...] = x
             ctx.axpy(-tau, gradient, x_new)
-            xp.clip(x_new, lo, up, out=x_new)
+            xp.maximum(x_new, lo, out=x_new)    # clip, as two passes: NumPy's clip with
+            xp.minimum(x_new, up, out=x_new)    # array bounds is slower than both together
             Ax_new = operator.matvec(x_new)
             xp.subtract(Ax_new, Ax, out=dAx)
             v[...] = y                          # v = y - sigma K(2 x_new - x)
@@ -252,7 +253,8 @@ def solve_adaptive(problem, operator, evaluator: Evaluator, ctx: ArrayContext,
             ctx.axpy(-sigma, dAx, v)
             # dual prox: y_new = v - sigma proj_[-u, -l](v / sigma)
             xp.multiply(v, 1.0 / sigma, out=shift)
-            xp.clip(shift, neg_upper, neg_lower, out=shift)
+            xp.maximum(shift, neg_upper, out=shift)
+            xp.minimum(shift, neg_lower, out=shift)
             y_new[...] = v
             ctx.axpy(-sigma, shift, y_new)
             xp.subtract(x_new, x, out=dx)
