@@ -47,8 +47,8 @@ class PdlpParameters:
     iteration_limit: int | None = None
     check_every: int | None = None  # None: 32 for the adaptive loop, 64 for Halpern
     beta_sufficient: float = 0.2
-    beta_necessary: float = 0.5
-    beta_necessary_average: float = 0.8
+    beta_necessary_adaptive: float = 0.8
+    beta_necessary_halpern: float = 0.5
     weight_smoothing: float = 0.5
     beta_artificial: float = 0.36
     reflection: float = 1.0
@@ -94,6 +94,23 @@ def spectral_norm(operator, ctx: ArrayContext, iterations: int, seed: int) -> fl
         if abs(estimate - previous) <= 1e-4 * estimate:
             break
     return estimate
+
+
+def _stop_status(evaluator: Evaluator, params: PdlpParameters, total: int, started: float,
+                 dual_ray: tuple | None, primal_ray: tuple | None) -> str | None:
+    """Infeasibility, unboundedness or a limit, checked in that order; None to go on.
+
+    ``dual_ray`` = (dy, K'dy) and ``primal_ray`` = (dx, K dx) are iterate differences since the
+    last restart, in the scaled space (None where there is none yet)."""
+    if dual_ray is not None and evaluator.primal_infeasible(*dual_ray, params.infeasibility_tol):
+        return "infeasible"
+    if primal_ray is not None and evaluator.dual_infeasible(*primal_ray, params.infeasibility_tol):
+        return "unbounded"
+    if params.iteration_limit is not None and total >= params.iteration_limit:
+        return "iteration_limit"
+    if params.time_limit is not None and time.perf_counter() - started >= params.time_limit:
+        return "time_limit"
+    return None
 
 
 def _dual_prox(v, sigma, lower, upper, xp):
@@ -147,19 +164,17 @@ def solve_halpern(problem, operator, evaluator: Evaluator, ctx: ArrayContext,
                          total, kkt.kkt_error, kkt.primal_residual, kkt.dual_residual, kkt.gap, restarts, omega)
             if kkt.kkt_error <= params.tol:
                 return finish("optimal", x_hat, y_hat, kkt)
-            if ATy0 is not None and evaluator.primal_infeasible(
-                    y_hat - y0, ATy_hat - ATy0, params.infeasibility_tol):
-                return finish("infeasible", x_hat, y_hat, kkt)
-            if k > 0 and evaluator.dual_infeasible(x_hat - x0, Ax_hat - Ax0, params.infeasibility_tol):
-                return finish("unbounded", x_hat, y_hat, kkt)
-            if params.iteration_limit is not None and total >= params.iteration_limit:
-                return finish("iteration_limit", x_hat, y_hat, kkt)
-            if params.time_limit is not None and time.perf_counter() - started >= params.time_limit:
-                return finish("time_limit", x_hat, y_hat, kkt)
+            status = _stop_status(
+                evaluator, params, total, started,
+                (y_hat - y0, ATy_hat - ATy0) if ATy0 is not None else None,
+                (x_hat - x0, Ax_hat - Ax0) if k > 0 else None,
+            )
+            if status is not None:
+                return finish(status, x_hat, y_hat, kkt)
 
             restart = k > 0 and (
                 error <= params.beta_sufficient * anchor_error
-                or (error <= params.beta_necessary * anchor_error and error > previous_error)
+                or (error <= params.beta_necessary_halpern * anchor_error and error > previous_error)
                 or k >= params.beta_artificial * total
             )
             previous_error = error
@@ -291,19 +306,14 @@ def solve_adaptive(problem, operator, evaluator: Evaluator, ctx: ArrayContext,
             return finish("optimal", x, y, current)
         if average.kkt_error <= params.tol:
             return finish("optimal", xa, ya, average)
-        if evaluator.primal_infeasible(y - y0, ATy - ATy0, params.infeasibility_tol):
-            return finish("infeasible", x, y, current)
-        if evaluator.dual_infeasible(x - x0, Ax - Ax0, params.infeasibility_tol):
-            return finish("unbounded", x, y, current)
-        if params.iteration_limit is not None and total >= params.iteration_limit:
-            return finish("iteration_limit", x, y, current)
-        if params.time_limit is not None and time.perf_counter() - started >= params.time_limit:
-            return finish("time_limit", x, y, current)
+        status = _stop_status(evaluator, params, total, started, (y - y0, ATy - ATy0), (x - x0, Ax - Ax0))
+        if status is not None:
+            return finish(status, x, y, current)
         if last_restart_error is None:
             last_restart_error = best
         restart = (
             best <= params.beta_sufficient * last_restart_error
-            or (best <= params.beta_necessary_average * last_restart_error
+            or (best <= params.beta_necessary_adaptive * last_restart_error
                 and previous_candidate_error is not None and best > previous_candidate_error)
             or k >= params.beta_artificial * total
         )
