@@ -89,6 +89,11 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         f"alsel demo: synthetic pool N={n} images, C={c} classes, B={problem.B}, "
         f"C_max={problem.C_max}, lam={problem.lam:g} (G, R min-max mapped as in the paper)"
     )
+    print(
+        f"solving the {args.formulation} formulation with {args.solver} "
+        f"(about 15 s on 2 cores at the default size; -v logs each stage) ...",
+        flush=True,
+    )
     selection = select(
         problem.G, problem.R, problem.B, problem.C_max, problem.lam, **_pipeline_kwargs(args)
     )
