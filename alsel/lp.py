@@ -125,9 +125,9 @@ class LinearProgram:
     def project_duals(self, y: np.ndarray) -> np.ndarray:
         """y with each entry clipped to the sign its row allows: y_r > 0 only where the lower
         bound l_r is finite, y_r < 0 only where the upper bound u_r is."""
-        from .certificate import project_duals
+        from .certificate import dual_sign_bounds, project_duals
 
-        return project_duals(np, self.row_lower, self.row_upper, y)
+        return project_duals(np, *dual_sign_bounds(self.row_lower, self.row_upper), y)
 
     def _dual_terms(self, y: np.ndarray) -> tuple[float, float, bool]:
         """(row term, finite column term, whether a nonzero d_j meets an infinite bound)."""
@@ -138,7 +138,8 @@ class LinearProgram:
             raise ValueError(f"y must have shape ({self.num_rows},); got {y.shape}.")
         allowed = self.project_duals(y)
         rows, cols, wrong = row_and_column_terms(np, KKTData.from_lp(self), allowed, self.A.T @ allowed)
-        return float(np.sum(rows)), float(np.sum(cols)), bool(np.any(wrong != 0))
+        unbounded = wrong is not None and bool(np.any(wrong != 0))
+        return float(np.sum(rows)), float(np.sum(cols)), unbounded
 
     def dual_objective(self, y: np.ndarray) -> float:
         """PDLP's dual objective of y: the bound below without the reduced costs that meet an

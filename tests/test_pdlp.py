@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 import alsel
 from alsel import solvers
 from alsel.lp import LinearProgram, VariableIndex
-from alsel.solvers.pdlp import arrays, operators, scaling
+from alsel.solvers.pdlp import arrays, kernels, operators, scaling
 from alsel.solvers.pdlp.arrays import ArrayContext
 
 
@@ -220,3 +220,44 @@ def test_gpu_agrees_with_cpu(dtype, tol):
     for operator in ("sparse", "structured"):
         solution = solvers.solve(lp, "pdlp", {"device": "cuda", "dtype": dtype, "operator": operator, "tol": tol})
         assert solution.status == "optimal" and agree(solution.objective, reference, 10 * tol)
+
+
+def test_numba_kernels_equal_the_array_kernels():
+    if not kernels.numba_available():
+        pytest.skip("numba is not installed: pip install 'alsel[fast]'")
+    ctx = arrays.context("cpu")
+    n, m = 1000, 700
+    fused, plain = kernels.NumbaKernels(ctx, n, m), kernels.ArrayKernels(ctx, n, m)
+    rng = np.random.default_rng(0)
+    x, gradient = rng.normal(size=n), rng.normal(size=n)
+    lo = np.where(rng.random(n) < 0.2, -np.inf, -rng.random(n))
+    up = np.where(rng.random(n) < 0.2, np.inf, rng.random(n))
+    out_fused, out_plain = np.empty(n), np.empty(n)
+    a = fused.primal_step(x, gradient, 0.7, lo, up, out_fused)
+    b = plain.primal_step(x, gradient, 0.7, lo, up, out_plain)
+    np.testing.assert_allclose(out_fused, out_plain, rtol=1e-14)
+    assert a == pytest.approx(b, rel=1e-12)
+    y, Ax_new, Ax = rng.normal(size=m), rng.normal(size=m), rng.normal(size=m)
+    kind = rng.integers(3, size=m)  # one-sided upper, one-sided lower, equality
+    bound = rng.normal(size=m)
+    lower = np.where(kind == 0, -np.inf, bound)
+    upper = np.where(kind == 1, np.inf, bound)
+    y_fused, y_plain = np.empty(m), np.empty(m)
+    a = fused.dual_step(y, Ax_new, Ax, 0.3, lower, upper, y_fused)
+    b = plain.dual_step(y, Ax_new, Ax, 0.3, lower, upper, y_plain)
+    np.testing.assert_allclose(y_fused, y_plain, rtol=1e-13, atol=1e-15)
+    assert a == pytest.approx(b, rel=1e-12)
+    total_fused, total_plain = x.copy(), x.copy()
+    fused.accumulate(total_fused, gradient, 0.25)
+    plain.accumulate(total_plain, gradient, 0.25)
+    np.testing.assert_allclose(total_fused, total_plain, rtol=1e-15)
+
+
+def test_solver_reports_its_kernels_and_agrees_without_numba(monkeypatch):
+    lp = alsel.build_lp(random_problem(n=30, c=5, B=12, c_max=3, lam=1.0, seed=0), "symmetric")
+    reference = solvers.solve(lp, "highs").objective
+    expected = "numba" if kernels.numba_available() else "array"
+    assert solvers.solve(lp, "pdlp").info["kernels"] == expected
+    monkeypatch.setattr(kernels, "numba_available", lambda: False)
+    plain = solvers.solve(lp, "pdlp", {"tol": 1e-8})
+    assert plain.info["kernels"] == "array" and agree(plain.objective, reference, 1e-7)

@@ -165,6 +165,7 @@ class PdlpBackend:
             algorithm=f"{algorithm}/{operator.name}/{device}",
             info={
                 "restarts": result.restarts,
+                "kernels": result.kernels,
                 "primal_weight": result.primal_weight,
                 "step_size": result.step_size,
                 "kkt": None if kkt is None else {"primal": kkt.primal_residual, "dual": kkt.dual_residual,

@@ -36,10 +36,6 @@ class ArrayContext:
             return np.asarray(values, dtype=np.float64)
         return np.asarray(values.get(), dtype=np.float64)
 
-    def axpy(self, a: float, x: Any, y: Any) -> None:
-        """y += a * x in place."""
-        y += a * x
-
 
 def cuda_unavailable_reason() -> str | None:
     """None when CuPy can use a GPU here, else why not."""

@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from .arrays import ArrayContext
+from .kernels import kernels_for
 from ...certificate import Certificate
 from .termination import Evaluator
 
@@ -76,6 +77,7 @@ class PdlpResult:
     primal_weight: float
     step_size: float
     history: list[tuple[int, float, int, float]] = field(default_factory=list)
+    kernels: str = "array"
 
 
 def spectral_norm(operator, ctx: ArrayContext, iterations: int, seed: int) -> float:
@@ -239,9 +241,8 @@ def solve_adaptive(problem, operator, evaluator: Evaluator, ctx: ArrayContext,
     x0, y0 = x.copy(), y.copy()
     Ax0, ATy0 = Ax, ATy
     n, m = x.shape[0], y.shape[0]
-    neg_upper, neg_lower = -u_row, -l_row
-    gradient, x_new, dx = (xp.empty(n, dtype=ctx.dtype) for _ in range(3))
-    v, shift, dy, dAx = (xp.empty(m, dtype=ctx.dtype) for _ in range(4))
+    kernels = kernels_for(ctx, n, m)
+    gradient, x_new = xp.empty(n, dtype=ctx.dtype), xp.empty(n, dtype=ctx.dtype)
     y_new = xp.empty(m, dtype=ctx.dtype)
     sum_x, sum_y = xp.zeros(n, dtype=ctx.dtype), xp.zeros(m, dtype=ctx.dtype)
     weight_total = 0.0
@@ -251,31 +252,18 @@ def solve_adaptive(problem, operator, evaluator: Evaluator, ctx: ArrayContext,
     every = params.check_every or 32
 
     def finish(status, x_out, y_out, kkt):
-        return PdlpResult(status, x_out, y_out, kkt, total, restarts, omega, eta, history)
+        return PdlpResult(status, x_out, y_out, kkt, total, restarts, omega, eta, history,
+                          kernels.name)
 
     while True:
         xp.subtract(c, ATy, out=gradient)
         while True:  # adaptive step: retry with a smaller eta until it is accepted
             tau, sigma = eta / omega, eta * omega
-            x_new[...] = x
-            ctx.axpy(-tau, gradient, x_new)
-            xp.maximum(x_new, lo, out=x_new)    # clip, as two passes: NumPy's clip with
-            xp.minimum(x_new, up, out=x_new)    # array bounds is slower than both together
+            dx_squared = kernels.primal_step(x, gradient, tau, lo, up, x_new)
             Ax_new = operator.matvec(x_new)
-            xp.subtract(Ax_new, Ax, out=dAx)
-            v[...] = y                          # v = y - sigma K(2 x_new - x)
-            ctx.axpy(-sigma, Ax_new, v)
-            ctx.axpy(-sigma, dAx, v)
-            # dual prox: y_new = v - sigma proj_[-u, -l](v / sigma)
-            xp.multiply(v, 1.0 / sigma, out=shift)
-            xp.maximum(shift, neg_upper, out=shift)
-            xp.minimum(shift, neg_lower, out=shift)
-            y_new[...] = v
-            ctx.axpy(-sigma, shift, y_new)
-            xp.subtract(x_new, x, out=dx)
-            xp.subtract(y_new, y, out=dy)
-            interaction = abs(float(dy @ dAx))
-            movement = 0.5 * (omega * float(dx @ dx) + float(dy @ dy) / omega)
+            dy_squared, dy_dAx = kernels.dual_step(y, Ax_new, Ax, sigma, l_row, u_row, y_new)
+            interaction = abs(dy_dAx)
+            movement = 0.5 * (omega * dx_squared + dy_squared / omega)
             eta_max = movement / interaction if interaction > 0 else math.inf
             step = eta
             # PDLP's rule with k = total + 1 >= 1 counting from one, so that the factors stay > 0
@@ -287,8 +275,8 @@ def solve_adaptive(problem, operator, evaluator: Evaluator, ctx: ArrayContext,
         y, y_new = y_new, y
         Ax = Ax_new
         ATy = operator.rmatvec(y)
-        ctx.axpy(step, x, sum_x)
-        ctx.axpy(step, y, sum_y)
+        kernels.accumulate(sum_x, x, step)
+        kernels.accumulate(sum_y, y, step)
         weight_total += step
         k += 1
         total += 1

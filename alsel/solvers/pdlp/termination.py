@@ -28,7 +28,7 @@ class Evaluator:
         self.d1 = ctx.asarray(s.row)
         self.d2 = ctx.asarray(s.col)
         self.theta_b, self.theta_c = s.bound, s.objective
-        self.data = KKTData.from_lp(lp, ctx.asarray)
+        self.data = KKTData.from_lp(lp, ctx.xp, ctx.dtype)
 
     # maps from the scaled space: x = D2 x~ / theta_b, y = D1 y~ / theta_c
     def x(self, x_s):
@@ -54,10 +54,10 @@ class Evaluator:
         scale = _max(xp.abs(ray))
         if not scale > 0:
             return False
-        allowed = project_duals(xp, data.row_lower, data.row_upper, ray) / scale
+        allowed = project_duals(xp, data.dual_floor, data.dual_ceiling, ray) / scale
         finite, wrong = column_terms(xp, data, -self.ATy(ATdy_s) / scale)
         objective = float(xp.sum(row_terms(xp, data, allowed)) + xp.sum(finite))
-        violation = max(_max(xp.abs(wrong)), _max(xp.abs(ray / scale - allowed)))
+        violation = max(0.0 if wrong is None else _max(xp.abs(wrong)), _max(xp.abs(ray / scale - allowed)))
         return objective > tol and violation <= tol * objective
 
     def dual_infeasible(self, dx_s, Adx_s, tol: float) -> bool:
