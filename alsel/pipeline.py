@@ -51,7 +51,8 @@ def select(
     lam : float
         Weight of the redundancy term.
     solver : str
-        Backend name: "highs", "glop", "ortools-pdlp", "gurobi", "cvxpy" for relaxations;
+        Backend name: "highs", "glop", "ortools-pdlp", "gurobi", "cvxpy", "pdlp", "pdlp-cuda"
+        for relaxations;
         "highs", "gurobi", "scip" for "exact" (``alsel.solvers.available()`` says which are
         usable here).
     formulation : {"symmetric", "paper", "exact"}

@@ -153,11 +153,17 @@ def check_options(
         isinstance(time_limit, (int, float)) and not isinstance(time_limit, bool) and time_limit > 0
     ):
         raise ValueError(f"time_limit must be a positive number of seconds; got {time_limit!r}.")
-    threads = options.get("threads")
-    if threads is not None and not (
-        isinstance(threads, int) and not isinstance(threads, bool) and threads >= 1
+    for name in ("threads", "iteration_limit"):
+        count = options.get(name)
+        if count is not None and not (
+            isinstance(count, int) and not isinstance(count, bool) and count >= 1
+        ):
+            raise ValueError(f"{name} must be a positive integer; got {count!r}.")
+    tol = options.get("tol")
+    if tol is not None and not (
+        isinstance(tol, (int, float)) and not isinstance(tol, bool) and 0 < tol < 1
     ):
-        raise ValueError(f"threads must be a positive integer; got {threads!r}.")
+        raise ValueError(f"tol must lie in (0, 1), e.g. 1e-4 or 1e-8; got {tol!r}.")
     backend.validate(options, mip)
     return dict(options)
 

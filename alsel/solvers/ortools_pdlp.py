@@ -45,12 +45,7 @@ class OrtoolsPdlpBackend:
         return None
 
     def validate(self, options: dict[str, Any], mip: bool) -> None:
-        tol = options.get("tol", DEFAULT_TOL)
-        if not (isinstance(tol, (int, float)) and 0 < tol < 1):
-            raise ValueError(f"tol must lie in (0, 1); got {tol!r}.")
-        limit = options.get("iteration_limit")
-        if limit is not None and not (isinstance(limit, int) and limit >= 1):
-            raise ValueError(f"iteration_limit must be a positive integer; got {limit!r}.")
+        pass  # tol and iteration_limit are checked with the common options
 
     def solve(self, lp: LinearProgram, options: dict[str, Any]) -> LPSolution:
         from ortools.pdlp import solve_log_pb2, solvers_pb2

@@ -1,4 +1,5 @@
-"""alsel's own PDLP: restarted reflected Halpern PDHG on NumPy (CPU) or CuPy (GPU).
+"""alsel's own PDLP: restarted PDHG (adaptive/averaged by default, or reflected Halpern) on
+NumPy (CPU) or CuPy (GPU).
 
 Backends "pdlp" (``device="cpu"`` by default) and "pdlp-cuda" (``device="cuda"``). Options:
 
@@ -29,7 +30,7 @@ import numpy as np
 from ...lp import LinearProgram
 from ..base import LPSolution
 from .arrays import DEVICES, DTYPES, context, cuda_unavailable_reason
-from .operators import OPERATORS, make_operator, selection_layout_reason
+from .operators import OPERATORS, make_operator
 from .scaling import scale
 from .solver import PdlpParameters, logger, solve_adaptive, solve_halpern
 from .termination import Evaluator
@@ -70,12 +71,7 @@ class PdlpBackend:
         return cuda_unavailable_reason() if self.default_device == "cuda" else None
 
     def validate(self, options: dict[str, Any], mip: bool) -> None:
-        tol = options.get("tol", DEFAULT_TOL)
-        if isinstance(tol, bool) or not isinstance(tol, (int, float)) or not 0 < tol < 1:
-            raise ValueError(f"tol must lie in (0, 1), e.g. 1e-4 or 1e-8; got {tol!r}.")
-        limit = options.get("iteration_limit")
-        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
-            raise ValueError(f"iteration_limit must be a positive integer; got {limit!r}.")
+        # tol and iteration_limit are checked with the common options (solvers.check_options)
         device = options.get("device", self.default_device)
         if device not in DEVICES:
             raise ValueError(f"unknown device {device!r}; valid: {', '.join(map(repr, DEVICES))}.")
@@ -99,10 +95,6 @@ class PdlpBackend:
         device = options.get("device", self.default_device)
         dtype = options.get("dtype", "float64")
         kind = options.get("operator", "sparse")
-        if kind == "structured":
-            reason = selection_layout_reason(lp)
-            if reason is not None:
-                raise ValueError(f"operator='structured' needs an LP built by alsel's formulations; {reason}.")
         warm_state: dict = {}
         if options.get("warm_start") is not None:
             x_warm, y_warm, warm_state = _warm_start(options["warm_start"], lp)
