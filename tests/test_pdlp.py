@@ -222,35 +222,65 @@ def test_gpu_agrees_with_cpu(dtype, tol):
         assert solution.status == "optimal" and agree(solution.objective, reference, 10 * tol)
 
 
-def test_numba_kernels_equal_the_array_kernels():
-    if not kernels.numba_available():
-        pytest.skip("numba is not installed: pip install 'alsel[fast]'")
-    ctx = arrays.context("cpu")
+def _check_fused_kernels(fused, ctx):
+    """Every kernel of ``fused`` equals ArrayKernels (and reflect its formula) on random data."""
     n, m = 1000, 700
-    fused, plain = kernels.NumbaKernels(ctx, n, m), kernels.ArrayKernels(ctx, n, m)
+    plain = kernels.ArrayKernels(arrays.context("cpu"), n, m)
     rng = np.random.default_rng(0)
+    dev, host = ctx.asarray, ctx.to_host
     x, gradient = rng.normal(size=n), rng.normal(size=n)
     lo = np.where(rng.random(n) < 0.2, -np.inf, -rng.random(n))
     up = np.where(rng.random(n) < 0.2, np.inf, rng.random(n))
-    out_fused, out_plain = np.empty(n), np.empty(n)
-    a = fused.primal_step(x, gradient, 0.7, lo, up, out_fused)
+    out_fused, out_plain = dev(np.empty(n)), np.empty(n)
+    a = fused.primal_step(dev(x), dev(gradient), 0.7, dev(lo), dev(up), out_fused)
     b = plain.primal_step(x, gradient, 0.7, lo, up, out_plain)
-    np.testing.assert_allclose(out_fused, out_plain, rtol=1e-14)
+    np.testing.assert_allclose(host(out_fused), out_plain, rtol=1e-14)
     assert a == pytest.approx(b, rel=1e-12)
+    fused.project_primal(dev(x), dev(gradient), 0.3, dev(lo), dev(up), out_fused)
+    np.testing.assert_allclose(host(out_fused), np.clip(x - 0.3 * gradient, lo, up), rtol=1e-14)
     y, Ax_new, Ax = rng.normal(size=m), rng.normal(size=m), rng.normal(size=m)
     kind = rng.integers(3, size=m)  # one-sided upper, one-sided lower, equality
     bound = rng.normal(size=m)
     lower = np.where(kind == 0, -np.inf, bound)
     upper = np.where(kind == 1, np.inf, bound)
-    y_fused, y_plain = np.empty(m), np.empty(m)
-    a = fused.dual_step(y, Ax_new, Ax, 0.3, lower, upper, y_fused)
+    y_fused, y_plain = dev(np.empty(m)), np.empty(m)
+    a = fused.dual_step(dev(y), dev(Ax_new), dev(Ax), 0.3, dev(lower), dev(upper), y_fused)
     b = plain.dual_step(y, Ax_new, Ax, 0.3, lower, upper, y_plain)
-    np.testing.assert_allclose(y_fused, y_plain, rtol=1e-13, atol=1e-15)
+    np.testing.assert_allclose(host(y_fused), y_plain, rtol=1e-13, atol=1e-15)
     assert a == pytest.approx(b, rel=1e-12)
-    total_fused, total_plain = x.copy(), x.copy()
-    fused.accumulate(total_fused, gradient, 0.25)
+    fused.project_dual(dev(y), dev(Ax_new), dev(Ax), 0.3, dev(lower), dev(upper), y_fused)
+    np.testing.assert_allclose(host(y_fused), y_plain, rtol=1e-13, atol=1e-15)
+    total_fused, total_plain = dev(x.copy()), x.copy()  # on the CPU dev() does not copy
+    fused.accumulate(total_fused, dev(gradient), 0.25)
     plain.accumulate(total_plain, gradient, 0.25)
-    np.testing.assert_allclose(total_fused, total_plain, rtol=1e-15)
+    np.testing.assert_allclose(host(total_fused), total_plain, rtol=1e-15)
+    anchor = rng.normal(size=n)
+    for gamma in (1.0, 0.5):
+        current = dev(x.copy())
+        fused.reflect(dev(gradient), current, dev(anchor), 0.75, gamma)
+        expected = 0.75 * ((1 + gamma) * gradient - gamma * x) + 0.25 * anchor
+        np.testing.assert_allclose(host(current), expected, rtol=1e-13, atol=1e-15)
+        current = x.copy()
+        plain.reflect(gradient, current, anchor, 0.75, gamma)
+        np.testing.assert_allclose(current, expected, rtol=1e-13, atol=1e-15)
+
+
+def test_numba_kernels_equal_the_array_kernels():
+    if not kernels.numba_available():
+        pytest.skip("numba is not installed: pip install 'alsel[fast]'")
+    ctx = arrays.context("cpu")
+    _check_fused_kernels(kernels.NumbaKernels(ctx, 1000, 700), ctx)
+
+
+@pytest.mark.gpu
+def test_cupy_kernels_equal_the_array_kernels():
+    reason = arrays.cuda_unavailable_reason()
+    if reason is not None:
+        pytest.skip(reason)
+    ctx = arrays.context("cuda")
+    fused = kernels.kernels_for(ctx, 1000, 700)
+    assert fused.name == "cupy"
+    _check_fused_kernels(fused, ctx)
 
 
 def test_solver_reports_its_kernels_and_agrees_without_numba(monkeypatch):
@@ -261,3 +291,15 @@ def test_solver_reports_its_kernels_and_agrees_without_numba(monkeypatch):
     monkeypatch.setattr(kernels, "numba_available", lambda: False)
     plain = solvers.solve(lp, "pdlp", {"tol": 1e-8})
     assert plain.info["kernels"] == "array" and agree(plain.objective, reference, 1e-7)
+
+
+@pytest.mark.gpu
+def test_cupdlpx_agrees_with_highs():
+    reason = solvers.available()["cupdlpx"]
+    if reason is not None:
+        pytest.skip(reason)
+    lp = alsel.build_lp(random_problem(n=60, c=8, B=20, c_max=3, lam=1.0, seed=0), "symmetric")
+    reference = solvers.solve(lp, "highs").objective
+    solution = solvers.solve(lp, "cupdlpx", {"tol": 1e-7})
+    assert solution.status == "optimal" and agree(solution.objective, reference, 1e-6)
+    assert alsel.certify(lp, solution.x, solution.row_dual).kkt_error < 1e-6

@@ -1,9 +1,10 @@
 """Solver backends: one registry, one result type (:class:`LPSolution`).
 
-Built in: "highs", "glop", "ortools-pdlp", "gurobi", "cvxpy" for the LP relaxation and
-"highs", "gurobi", "scip" for the integral problem. Each backend is a small class with ``name``,
-``supports_mip``, ``options``, ``unavailable_reason()``, ``validate(options, mip)`` and
-``solve(lp, options)`` (optionally ``note()``); it sees only a LinearProgram.
+Built in: "highs", "glop", "ortools-pdlp", "gurobi", "cvxpy", "pdlp", "pdlp-cuda", "cupdlpx" for
+the LP relaxation and "highs", "gurobi", "scip" for the integral problem. Each backend is a small
+class with ``name``, ``supports_mip``, ``options``, ``unavailable_reason()``,
+``validate(options, mip)`` and ``solve(lp, options)`` (optionally ``note()``); it sees only a
+LinearProgram.
 
 Third-party backends register through the entry-point group ``alsel.solvers``: the entry point
 names a backend class (instantiated without arguments) or instance, e.g. in pyproject.toml::
@@ -23,6 +24,7 @@ from .._validation import check_choice
 from ..errors import SolverUnavailable
 from ..lp import LinearProgram
 from .base import COMMON_OPTIONS, STATUSES, Backend, LPSolution
+from .cupdlpx_backend import CupdlpxBackend
 from .cvxpy_model import CvxpyBackend
 from .gurobi import GurobiBackend
 from .highs import HighsBackend
@@ -59,6 +61,7 @@ BUILT_IN: tuple[Backend, ...] = (
     ScipBackend(),
     PdlpBackend("pdlp", device="cpu"),
     PdlpBackend("pdlp-cuda", device="cuda"),
+    CupdlpxBackend(),
 )
 _registered: dict[str, Backend] = {}
 _plugin_errors: dict[str, str] = {}

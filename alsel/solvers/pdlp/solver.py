@@ -14,7 +14,8 @@ For  min c'x  s.t.  l <= Kx <= u,  lo <= x <= up  (already preconditioned), one 
 
 (the prox of the dual objective; y >= 0 on rows with a finite lower bound, as in the rest of
 alsel). The Halpern iteration with reflection takes z <- (k+1)/(k+2) (2 z^ - z) + 1/(k+2) z_0,
-anchored at the epoch's first point z_0. Per iteration: one K x^ and one K'y; K x is carried by
+anchored at the epoch's first point z_0 (reflection coefficient 1; in general
+(1 + rho) z^ - rho z). Per iteration: one K x^ and one K'y; K x is carried by
 linearity. Every ``check_every`` iterations the fixed-point error r(z) = ||z - z^||_P in the
 PDHG metric P = [[I/tau, K'], [K, I/sigma]] drives adaptive restarts (beta_sufficient 0.2,
 beta_necessary 0.5, beta_artificial 0.36), a PID controller updates the primal weight omega at
@@ -115,10 +116,6 @@ def _stop_status(evaluator: Evaluator, params: PdlpParameters, total: int, start
     return None
 
 
-def _dual_prox(v, sigma, lower, upper, xp):
-    return xp.maximum(v + sigma * lower, 0.0) + xp.minimum(v + sigma * upper, 0.0)
-
-
 def solve_halpern(problem, operator, evaluator: Evaluator, ctx: ArrayContext,
                  params: PdlpParameters, x_start, y_start) -> PdlpResult:
     """Run r2HPDHG from (x_start, y_start) on the scaled problem (device arrays)."""
@@ -131,10 +128,14 @@ def solve_halpern(problem, operator, evaluator: Evaluator, ctx: ArrayContext,
     tau, sigma = eta / omega, eta * omega
     pid_integral, best_balance, best_omega = 0.0, math.inf, omega
 
-    x = xp.clip(x_start, lo, up)
-    y = y_start
+    n, m = x_start.shape[0], y_start.shape[0]
+    kernels = kernels_for(ctx, n, m)
+    x = xp.clip(x_start, lo, up)  # the iterate, updated in place by the reflection
+    y = xp.array(y_start, copy=True)
     Ax = operator.matvec(x)
-    x0, y0, Ax0 = x, y, Ax
+    x0, y0, Ax0 = x.copy(), y.copy(), Ax.copy()  # the epoch's anchor
+    x_hat, y_hat = xp.empty(n, dtype=ctx.dtype), xp.empty(m, dtype=ctx.dtype)
+    gradient = xp.empty(n, dtype=ctx.dtype)
     ATy0 = None
     anchor_error = previous_error = None
     k = total = restarts = 0
@@ -143,13 +144,14 @@ def solve_halpern(problem, operator, evaluator: Evaluator, ctx: ArrayContext,
     every = params.check_every or 64
 
     def finish(status, x_out, y_out, kkt):
-        return PdlpResult(status, x_out, y_out, kkt, total, restarts, omega, eta, history)
+        return PdlpResult(status, x_out.copy(), y_out.copy(), kkt, total, restarts, omega, eta,
+                          history, kernels.name)
 
     while True:
-        ATy = operator.rmatvec(y)
-        x_hat = xp.clip(x - tau * (c - ATy), lo, up)
+        xp.subtract(c, operator.rmatvec(y), out=gradient)
+        kernels.project_primal(x, gradient, tau, lo, up, x_hat)
         Ax_hat = operator.matvec(x_hat)
-        y_hat = _dual_prox(y - sigma * (2.0 * Ax_hat - Ax), sigma, l_row, u_row, xp)
+        kernels.project_dual(y, Ax_hat, Ax, sigma, l_row, u_row, y_hat)
 
         checking = total % every == 0 or k == 0
         if checking:
@@ -187,16 +189,18 @@ def solve_halpern(problem, operator, evaluator: Evaluator, ctx: ArrayContext,
                         x_hat - x0, y_hat - y0, kkt)
                     tau, sigma = eta / omega, eta * omega
                     restarts += 1
-                x, y, Ax = x_hat, y_hat, Ax_hat
-                x0, y0, Ax0, ATy0 = x_hat, y_hat, Ax_hat, ATy_hat
+                for current, anchor, new in ((x, x0, x_hat), (y, y0, y_hat), (Ax, Ax0, Ax_hat)):
+                    current[...] = new
+                    anchor[...] = new
+                ATy0 = ATy_hat
                 k = 0
                 total += 1
                 continue
 
         weight = (k + 1) / (k + 2)
-        x = weight * (gamma * (2.0 * x_hat - x) + (1 - gamma) * x) + (1 - weight) * x0
-        Ax = weight * (gamma * (2.0 * Ax_hat - Ax) + (1 - gamma) * Ax) + (1 - weight) * Ax0
-        y = weight * (gamma * (2.0 * y_hat - y) + (1 - gamma) * y) + (1 - weight) * y0
+        kernels.reflect(x_hat, x, x0, weight, gamma)
+        kernels.reflect(Ax_hat, Ax, Ax0, weight, gamma)
+        kernels.reflect(y_hat, y, y0, weight, gamma)
         k += 1
         total += 1
 
