@@ -14,12 +14,20 @@ from .certificate import certify
 from .errors import SolverError
 from .formulations import FORMULATIONS, build_lp
 from .problem import SelectionProblem
-from .rounding import ROUNDINGS
+from .bounds import combinatorial_bound
+from .rounding import NEEDS_RELAXATION, ROUNDINGS
 from .selection import Selection
 
 logger = logging.getLogger(__name__)
 
 INTEGRAL_FORMULATIONS = ("exact",)
+
+#: The default pipeline (docs/relaxation.md says why): no relaxation, greedy then local search,
+#: the combinatorial lower bound.
+DEFAULT_FORMULATION = None
+DEFAULT_ROUNDING = {None: "greedy+local"}
+PAPER_ROUNDING = "topb"
+DEFAULT_SOLVER = "highs"
 
 
 def select(
@@ -29,14 +37,19 @@ def select(
     C_max: int,
     lam: float,
     *,
-    solver: str = "highs",
-    formulation: str = "symmetric",
+    formulation: str | None = DEFAULT_FORMULATION,
     rounding: str | None = None,
+    solver: str | None = None,
     seed: int = 0,
     time_limit: float | None = None,
     solver_options: dict[str, Any] | None = None,
 ) -> Selection:
     """Choose B (image, class) queries by Eq. 4 of the paper.
+
+    A pipeline is a relaxation (``formulation``, solved by ``solver``) and a ``rounding`` of it.
+    The default optimizes Eq. 4 directly: no relaxation, greedy then local search, and a
+    combinatorial lower bound (docs/relaxation.md measures why). The paper's own pipeline is
+    ``formulation="paper", rounding="topb"``.
 
     Parameters
     ----------
@@ -50,19 +63,21 @@ def select(
         Largest number of queries for one image.
     lam : float
         Weight of the redundancy term.
-    solver : str
-        Backend name: "highs", "glop", "ortools-pdlp", "gurobi", "cvxpy", "pdlp", "pdlp-cuda"
-        for relaxations;
-        "highs", "gurobi", "scip" for "exact" (``alsel.solvers.available()`` says which are
-        usable here).
-    formulation : {"symmetric", "paper", "exact"}
-        "symmetric" and "paper" solve the LP relaxation of Eq. 8 (same value; "symmetric" is
-        half the size) and round it; "exact" solves the integral problem to proven optimality.
-    rounding : {"topb"} or None
-        How the relaxed M becomes a selection; default "topb" (the paper's). Must be left unset
-        for "exact", whose solution is already integral.
+    formulation : str or None
+        None (default): no relaxation. "symmetric" and "paper": the LP relaxation of Eq. 8 (same
+        value; "symmetric" is half the size), then rounded. "exact": the integral problem solved
+        to proven optimality (small N). ``alsel.FORMULATIONS`` lists them all.
+    rounding : str or None
+        How the selection is made: "greedy+local" (default without a formulation), "greedy",
+        "topb" (the paper's; default with a formulation), "randomized", "local" ("topb" then
+        local search) or "<base>+local". "topb", "randomized" and "local" round a relaxation, so
+        they need a formulation. Must be left unset for "exact".
+    solver : str or None
+        Backend for the relaxation (default "highs"): "highs", "glop", "ortools-pdlp", "gurobi",
+        "cvxpy", "pdlp", "pdlp-cuda", "cupdlpx"; "highs", "gurobi", "scip" for "exact"
+        (``alsel.solvers.available()`` says which are usable here). Only with a formulation.
     seed : int
-        Seed of the rounding's tie-breaking.
+        Seed of the rounding's random choices (tie-breaking, samples).
     time_limit : float or None
         Seconds for the solver (shorthand for ``solver_options={"time_limit": ...}``).
     solver_options : dict or None
@@ -71,7 +86,8 @@ def select(
     Returns
     -------
     Selection
-        ``pairs``, ``M``, ``images``, ``objective``, ``lower_bound``, ``status``, ``timings`` ...
+        ``pairs``, ``M``, ``images``, ``objective``, ``lower_bound`` (and ``bound_source``),
+        ``gap``, ``status``, ``timings``, diagnostics ...
 
     Examples
     --------
@@ -84,20 +100,26 @@ def select(
     (5, 2)
     """
     started = time.perf_counter()
-    check_choice(formulation, "formulation", FORMULATIONS)
+    if formulation is not None:
+        check_choice(formulation, "formulation", FORMULATIONS)
     integral = formulation in INTEGRAL_FORMULATIONS
-    if rounding is not None and integral:
-        raise ValueError(
-            f"rounding={rounding!r} does not apply to formulation={formulation!r}, whose solution "
-            "is already integral; leave rounding unset."
-        )
-    rounding_name = "none" if integral else check_choice(rounding or "topb", "rounding", ROUNDINGS)
+    rounding_name = _rounding_for(formulation, rounding, integral)
     seed = as_count(seed, "seed", minimum=0)
+    problem = SelectionProblem(G, R, B, C_max, lam)
+    if formulation is None:
+        for name, value in (("solver", solver), ("solver_options", solver_options), ("time_limit", time_limit)):
+            if value is not None:
+                raise ValueError(
+                    f"{name} has no effect without a relaxation (formulation=None, rounding="
+                    f"{rounding_name!r}); pass formulation='symmetric' (or another) to solve one, "
+                    f"or drop {name}."
+                )
+        return _select_without_relaxation(problem, rounding_name, seed, started)
+    solver = DEFAULT_SOLVER if solver is None else solver
     backend = solvers.require(solver)
     options = solvers.check_options(backend, solver_options, mip=integral)
     if time_limit is not None:
         options = solvers.check_options(backend, {**options, "time_limit": time_limit}, integral)
-    problem = SelectionProblem(G, R, B, C_max, lam)
 
     lp = build_lp(problem, formulation)
     built = time.perf_counter()
@@ -115,7 +137,7 @@ def select(
     relaxed_M = None
     if integral:
         certificate = certify(lp, solution.x, bound=solution.bound)
-        lower_bound = solution.bound
+        relaxation_bound = solution.bound
         M = lp.index.M_of(solution.x) > 0.5
         if not problem.is_feasible(M):
             raise SolverError(
@@ -124,11 +146,75 @@ def select(
             )
     else:
         certificate = certify(lp, solution.x, solution.row_dual)
-        lower_bound = lp.dual_bound(solution.row_dual) if solution.row_dual is not None else -np.inf
+        relaxation_bound = lp.dual_bound(solution.row_dual) if solution.row_dual is not None else -np.inf
         relaxed_M = np.clip(lp.index.M_of(solution.x), 0.0, 1.0)
         M = ROUNDINGS[rounding_name](problem, relaxed_M, seed)
     rounded = time.perf_counter()
+    lower_bound, bound_source = _best_bound(
+        problem, float(relaxation_bound),
+        "MIP dual bound" if integral else f"weak duality on the {formulation} relaxation")
+    bounded = time.perf_counter()
+    return _selection(
+        problem, M, started,
+        {"build": built - started, "solve": solved - built, "round": rounded - solved, "bound": bounded - rounded},
+        lower_bound=lower_bound, bound_source=bound_source, status=solution.status,
+        formulation=formulation, solver=solver, rounding=rounding_name, seed=seed,
+        relaxed_M=relaxed_M, relaxation_value=float("nan") if integral else solution.objective,
+        certificate=certificate, solution=solution,
+        info={
+            "algorithm": solution.algorithm,
+            "iterations": solution.iterations,
+            "solver_seconds": solution.seconds,
+            "handover_seconds": solution.handover_seconds,
+            "lp_size": lp.size(),
+            **solution.info,
+        },
+    )
 
+
+def _rounding_for(formulation: str | None, rounding: str | None, integral: bool) -> str:
+    """The rounding's name, checked against the formulation."""
+    if integral:
+        if rounding is not None:
+            raise ValueError(
+                f"rounding={rounding!r} does not apply to formulation={formulation!r}, whose "
+                "solution is already integral; leave rounding unset."
+            )
+        return "none"
+    if rounding is None:
+        return DEFAULT_ROUNDING[None] if formulation is None else PAPER_ROUNDING
+    check_choice(rounding, "rounding", ROUNDINGS)
+    if formulation is None and rounding in NEEDS_RELAXATION:
+        raise ValueError(
+            f"rounding={rounding!r} rounds a relaxation, and formulation=None solves none; pass "
+            "formulation='symmetric' (or another), or a rounding that needs none: "
+            f"{', '.join(repr(r) for r in ROUNDINGS if r not in NEEDS_RELAXATION)}."
+        )
+    return rounding
+
+
+def _best_bound(problem: SelectionProblem, relaxation_bound: float, relaxation_source: str) -> tuple[float, str]:
+    """The larger of the relaxation's proven bound and the combinatorial one, and its source."""
+    combinatorial = combinatorial_bound(problem)
+    if np.isfinite(relaxation_bound) and relaxation_bound >= combinatorial:
+        return relaxation_bound, relaxation_source
+    return combinatorial, "combinatorial (each term at its own minimum)"
+
+
+def _select_without_relaxation(problem: SelectionProblem, rounding: str, seed: int, started: float) -> Selection:
+    M = ROUNDINGS[rounding](problem, None, seed)
+    rounded = time.perf_counter()
+    lower_bound, bound_source = _best_bound(problem, -np.inf, "")
+    bounded = time.perf_counter()
+    return _selection(
+        problem, M, started, {"build": 0.0, "solve": 0.0, "round": rounded - started, "bound": bounded - rounded},
+        lower_bound=lower_bound, bound_source=bound_source, status="heuristic",
+        formulation="none", solver="none", rounding=rounding, seed=seed,
+    )
+
+
+def _selection(problem: SelectionProblem, M: np.ndarray, started: float, timings: dict[str, float],
+               **fields: Any) -> Selection:
     uncertainty, redundancy = problem.objective_terms(M)
     images, classes = np.nonzero(M)  # row-major: sorted by image, then class
     return Selection(
@@ -138,28 +224,7 @@ def select(
         objective=uncertainty + problem.lam * redundancy,
         uncertainty=uncertainty,
         redundancy=redundancy,
-        lower_bound=float(lower_bound),
-        status=solution.status,
-        timings={
-            "build": built - started,
-            "solve": solved - built,
-            "round": rounded - solved,
-            "total": rounded - started,
-        },
-        formulation=formulation,
-        solver=solver,
-        rounding=rounding_name,
-        seed=seed,
-        relaxed_M=relaxed_M,
-        relaxation_value=float("nan") if integral else solution.objective,
-        certificate=certificate,
-        solution=solution,
-        info={
-            "algorithm": solution.algorithm,
-            "iterations": solution.iterations,
-            "solver_seconds": solution.seconds,
-            "handover_seconds": solution.handover_seconds,
-            "lp_size": lp.size(),
-            **solution.info,
-        },
+        timings={**timings, "total": time.perf_counter() - started},
+        lam=problem.lam,
+        **fields,
     )

@@ -28,15 +28,19 @@ class Selection:
     uncertainty, redundancy : float
         The two terms, Tr(M G) and v^T R v (objective = uncertainty + lam * redundancy).
     lower_bound : float
-        A proven lower bound on the optimum of Eq. 4: the relaxation's optimal value certified
-        by weak duality from the solver's duals (LP), or the MILP's dual bound ("exact").
-        -inf when the solver gave nothing to certify.
+        A proven lower bound on the optimum of Eq. 4: the larger of the relaxation's value
+        certified by weak duality from the solver's duals (LP) or the MILP's dual bound
+        ("exact"), and the combinatorial bound of :mod:`alsel.bounds`.
+    bound_source : str
+        Which of those the lower bound came from.
     status : str
-        The solver's status ("optimal", "time_limit", ...); see alsel.solvers.STATUSES.
+        The solver's status ("optimal", "time_limit", ...; see alsel.solvers.STATUSES), or
+        "heuristic" when no solver ran (formulation "none").
     timings : dict[str, float]
-        Seconds for "build", "solve", "round" and "total".
+        Seconds for "build", "solve", "round", "bound" and "total".
     formulation, solver, rounding : str
-        What produced it ("none" as rounding for the integral "exact" formulation).
+        What produced it (formulation and solver "none" without a relaxation; rounding "none"
+        for the integral "exact" formulation); ``pipeline`` joins them.
     seed : int
         Seed of the rounding's tie-breaking.
     relaxed_M : float array (N, C) or None
@@ -60,6 +64,7 @@ class Selection:
     uncertainty: float
     redundancy: float
     lower_bound: float
+    bound_source: str
     status: str
     timings: dict[str, float]
     formulation: str
@@ -71,6 +76,7 @@ class Selection:
     certificate: Certificate | None = None
     info: dict[str, Any] = field(default_factory=dict)
     solution: LPSolution | None = field(default=None, repr=False)
+    lam: float = float("nan")
 
     def __post_init__(self) -> None:
         for array in (self.pairs, self.M, self.images, self.relaxed_M):
@@ -78,8 +84,45 @@ class Selection:
                 array.setflags(write=False)
 
     @property
+    def pipeline(self) -> str:
+        """"formulation/solver/rounding", e.g. "none/none/greedy+local" or "paper/highs/topb"."""
+        return f"{self.formulation}/{self.solver}/{self.rounding}"
+
+    @property
+    def redundancy_share(self) -> float:
+        """lam * redundancy / (|uncertainty| + lam * redundancy): how much of Eq. 4 is redundancy."""
+        weighted = self.lam * self.redundancy
+        total = abs(self.uncertainty) + weighted
+        return weighted / total if total > 0 else 0.0
+
+    @property
+    def half_mass_share(self) -> float:
+        """Share of the relaxed M's mass on entries at 1/2 (within 1e-6): the paper's relaxation
+        puts nearly all of it there (docs/relaxation.md). nan without a relaxation."""
+        if self.relaxed_M is None:
+            return float("nan")
+        mass = float(self.relaxed_M.sum())
+        if mass <= 0:
+            return 0.0
+        halves = np.abs(self.relaxed_M - 0.5) <= 1e-6
+        return float(self.relaxed_M[halves].sum()) / mass
+
+    def diagnostics(self) -> dict[str, float | str]:
+        """The figures to judge this selection by, in one dict."""
+        return {
+            "pipeline": self.pipeline,
+            "objective": self.objective,
+            "lower_bound": self.lower_bound,
+            "bound_source": self.bound_source,
+            "gap": self.gap,
+            "redundancy_share": self.redundancy_share,
+            "half_mass_share": self.half_mass_share,
+        }
+
+    @property
     def gap(self) -> float:
-        """(objective - lower_bound) / |objective|: how far from optimal it can be, at most."""
+        """(objective - lower_bound) / |objective|: how far from optimal it can be, at most
+        (relative to the objective; ``bound_source`` says which bound)."""
         if not np.isfinite(self.lower_bound):
             return float("inf")
         scale = max(abs(self.objective), 1e-12)
@@ -91,6 +134,6 @@ class Selection:
             f"{len(self.pairs)} queries on {len(self.images)} images | objective {self.objective:.6g} "
             f"(uncertainty {self.uncertainty:.6g} + lam*redundancy "
             f"{self.objective - self.uncertainty:.6g}) | lower bound "
-            f"{self.lower_bound:.6g} | gap {self.gap:.2%} | {self.status} | "
-            f"{self.formulation}/{self.solver}/{self.rounding} | {self.timings['total']:.2f} s"
+            f"{self.lower_bound:.6g} ({self.bound_source.split(' (')[0]}) | gap {self.gap:.2%} | "
+            f"{self.status} | {self.pipeline} | {self.timings['total']:.2f} s"
         )

@@ -65,7 +65,7 @@ def test_integral_optima_agree_with_highs_mip(backend, problem):
 def test_select_reaches_every_backend_with_its_certificate(backend):
     usable(backend)
     problem = random_problem(n=15, c=4, B=8, c_max=2, lam=1.0, seed=7)
-    selection = alsel.select(problem.G, problem.R, 8, 2, 1.0, solver=backend, time_limit=60)
+    selection = alsel.select(problem.G, problem.R, 8, 2, 1.0, formulation="symmetric", solver=backend, time_limit=60)
     assert selection.solver == backend and selection.status == "optimal"
     assert selection.certificate.within(1e-3)
     assert selection.lower_bound <= selection.objective
@@ -102,7 +102,7 @@ def test_gurobi_over_the_size_limit_raises_alsels_error():
         pytest.skip("this Gurobi license is not size-limited")
     problem = random_problem(n=80, c=5, B=12, c_max=3, lam=1.0, seed=0)
     with pytest.raises(alsel.SolverLicenseError, match=r"3,720 variables and 3,721 constraints.*size-limited to 2,000"):
-        alsel.select(problem.G, problem.R, 12, 3, 1.0, solver="gurobi")
+        alsel.select(problem.G, problem.R, 12, 3, 1.0, formulation="symmetric", solver="gurobi")
     assert "size-limited" in solvers.notes()["gurobi"]
 
 
@@ -123,7 +123,7 @@ def test_missing_package_names_the_extra(monkeypatch):
     assert "pip install 'alsel[ortools]'" in solvers.available()["glop"]
     problem = random_problem(n=5, c=2, B=2, c_max=1, lam=1.0, seed=0)
     with pytest.raises(alsel.SolverUnavailable, match=r"'glop'.*pip install 'alsel\[ortools\]'"):
-        alsel.select(problem.G, problem.R, 2, 1, 1.0, solver="glop")
+        alsel.select(problem.G, problem.R, 2, 1, 1.0, formulation="symmetric", solver="glop")
 
 
 def test_missing_gurobipy_names_the_extra(monkeypatch):
@@ -150,7 +150,7 @@ def test_bad_options_are_refused_before_any_work(solver, options, pattern):
     usable(solver)
     problem = random_problem(n=5, c=2, B=2, c_max=1, lam=1.0, seed=0)
     with pytest.raises(ValueError, match=pattern):
-        alsel.select(problem.G, problem.R, 2, 1, 1.0, solver=solver, solver_options=options)
+        alsel.select(problem.G, problem.R, 2, 1, 1.0, formulation="symmetric", solver=solver, solver_options=options)
 
 
 @pytest.mark.parametrize("solver", ["glop", "ortools-pdlp", "cvxpy"])
@@ -186,9 +186,9 @@ def test_entry_point_backend_is_registered_and_verified(toy_plugin):
     assert reasons["toy-linprog"] is None
     assert "failed to load" in reasons["broken"]
     problem = random_problem(n=12, c=3, B=6, c_max=2, lam=1.0, seed=2)
-    selection = alsel.select(problem.G, problem.R, 6, 2, 1.0, solver="toy-linprog")
-    reference = alsel.select(problem.G, problem.R, 6, 2, 1.0)
+    selection = alsel.select(problem.G, problem.R, 6, 2, 1.0, formulation="symmetric", solver="toy-linprog")
+    reference = alsel.select(problem.G, problem.R, 6, 2, 1.0, formulation="symmetric")
     assert close(selection.relaxation_value, reference.relaxation_value, 1e-7)
     assert selection.certificate.within(1e-7)
     with pytest.raises(alsel.SolverUnavailable, match="failed to load"):
-        alsel.select(problem.G, problem.R, 6, 2, 1.0, solver="broken")
+        alsel.select(problem.G, problem.R, 6, 2, 1.0, formulation="symmetric", solver="broken")

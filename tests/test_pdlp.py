@@ -121,11 +121,11 @@ def test_warm_start_from_the_optimum_stops_at_once(algorithm):
 
 def test_warm_start_through_select():
     problem = random_problem(n=40, c=6, B=20, c_max=3, lam=1.0, seed=1)
-    first = alsel.select(problem.G, problem.R, 20, 3, 1.0, solver="pdlp")
+    first = alsel.select(problem.G, problem.R, 20, 3, 1.0, formulation="symmetric", solver="pdlp")
     G = problem.G + 1e-3 * np.random.default_rng(0).random(problem.G.shape)
-    again = alsel.select(G, problem.R, 20, 3, 1.0, solver="pdlp",
+    again = alsel.select(G, problem.R, 20, 3, 1.0, formulation="symmetric", solver="pdlp",
                          solver_options={"warm_start": first.solution})
-    cold = alsel.select(G, problem.R, 20, 3, 1.0, solver="pdlp")
+    cold = alsel.select(G, problem.R, 20, 3, 1.0, formulation="symmetric", solver="pdlp")
     assert again.info["iterations"] < cold.info["iterations"]
     assert agree(again.relaxation_value, cold.relaxation_value, 1e-3)
 
@@ -194,7 +194,7 @@ def test_limits_are_reported_with_their_certificate():
 def test_bad_options(options, error, pattern):
     problem = random_problem(n=5, c=2, B=2, c_max=1, lam=1.0, seed=0)
     with pytest.raises(error, match=pattern):
-        alsel.select(problem.G, problem.R, 2, 1, 1.0, solver="pdlp", solver_options=options)
+        alsel.select(problem.G, problem.R, 2, 1, 1.0, formulation="symmetric", solver="pdlp", solver_options=options)
 
 
 def test_cuda_without_a_gpu_is_an_error_not_a_fallback():
@@ -203,10 +203,10 @@ def test_cuda_without_a_gpu_is_an_error_not_a_fallback():
         pytest.skip("a GPU is usable here")
     problem = random_problem(n=5, c=2, B=2, c_max=1, lam=1.0, seed=0)
     with pytest.raises(alsel.SolverUnavailable, match="device='cuda' is not usable"):
-        alsel.select(problem.G, problem.R, 2, 1, 1.0, solver="pdlp", solver_options={"device": "cuda"})
+        alsel.select(problem.G, problem.R, 2, 1, 1.0, formulation="symmetric", solver="pdlp", solver_options={"device": "cuda"})
     assert solvers.available()["pdlp-cuda"] == reason
     with pytest.raises(alsel.SolverUnavailable, match="pdlp-cuda"):
-        alsel.select(problem.G, problem.R, 2, 1, 1.0, solver="pdlp-cuda")
+        alsel.select(problem.G, problem.R, 2, 1, 1.0, formulation="symmetric", solver="pdlp-cuda")
 
 
 @pytest.mark.gpu

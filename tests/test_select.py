@@ -29,31 +29,45 @@ def check_contract(selection: alsel.Selection, problem: alsel.SelectionProblem) 
         selection.uncertainty + problem.lam * selection.redundancy, abs=1e-9
     )
     assert selection.lower_bound <= selection.objective + 1e-7
-    assert set(selection.timings) == {"build", "solve", "round", "total"}
+    assert set(selection.timings) == {"build", "solve", "round", "bound", "total"}
     assert all(t >= 0 for t in selection.timings.values())
-    assert selection.status in alsel.solvers.STATUSES
+    assert selection.status in (*alsel.solvers.STATUSES, "heuristic")
+    assert selection.pipeline == f"{selection.formulation}/{selection.solver}/{selection.rounding}"
+    assert 0.0 <= selection.redundancy_share <= 1.0
 
 
-@settings(max_examples=40)
+PIPELINES = [(None, None), (None, "greedy")] + [
+    (formulation, rounding) for formulation in ("paper", "symmetric")
+    for rounding in (None, "topb", "greedy", "randomized", "local", "greedy+local", "randomized+local")
+] + [("exact", None)]
+
+
+@settings(max_examples=80)
 @given(
     problem=tiny_problems(max_images=6, max_classes=3),
-    formulation=st.sampled_from(["paper", "symmetric", "exact"]),
+    pipeline=st.sampled_from(PIPELINES),
     seed=st.integers(0, 3),
 )
-def test_every_selection_satisfies_the_contract(problem, formulation, seed):
+def test_every_pipeline_satisfies_the_contract(problem, pipeline, seed):
+    formulation, rounding = pipeline
     selection = alsel.select(
         problem.G, problem.R, problem.B, problem.C_max, problem.lam,
-        formulation=formulation, seed=seed,
+        formulation=formulation, rounding=rounding, seed=seed,
     )
     check_contract(selection, problem)
-    assert selection.formulation == formulation and selection.solver == "highs"
+    if formulation is None:
+        assert selection.formulation == "none" and selection.solver == "none"
+        assert selection.rounding == (rounding or "greedy+local") and selection.status == "heuristic"
+    else:
+        assert selection.formulation == formulation and selection.solver == "highs"
+        assert selection.rounding == ("none" if formulation == "exact" else rounding or "topb")
 
 
 @pytest.mark.parametrize("algorithm", ["simplex", "ipm", "pdlp"])
 def test_highs_algorithms_agree_on_the_relaxation(algorithm):
     problem = random_problem(n=25, c=5, B=10, c_max=3, lam=1.0, seed=3)
-    selection = alsel.select(problem.G, problem.R, 10, 3, 1.0, solver_options={"algorithm": algorithm})
-    reference = alsel.select(problem.G, problem.R, 10, 3, 1.0)
+    selection = alsel.select(problem.G, problem.R, 10, 3, 1.0, formulation="symmetric", solver_options={"algorithm": algorithm})
+    reference = alsel.select(problem.G, problem.R, 10, 3, 1.0, formulation="symmetric")
     check_contract(selection, problem)
     assert selection.info["algorithm"] == algorithm
     tol = 1e-3 if algorithm == "pdlp" else 1e-6  # HiGHS PDLP stops at a relative KKT of 1e-4ish
@@ -62,10 +76,16 @@ def test_highs_algorithms_agree_on_the_relaxation(algorithm):
 
 def test_paper_scale_pool_end_to_end():
     problem = synthetic_problem(n_images=150, n_classes=19, B=40, C_max=5, lam=1.0, seed=0)
-    selection = alsel.select(problem.G, problem.R, problem.B, problem.C_max, problem.lam)
+    selection = alsel.select(problem.G, problem.R, problem.B, problem.C_max, problem.lam,
+                             formulation="symmetric")
     check_contract(selection, problem)
     assert selection.status == "optimal"
     assert selection.info["lp_size"]["cols"] == 150 * 19 + 150 + 150 * 151 // 2
+    default = alsel.select(problem.G, problem.R, problem.B, problem.C_max, problem.lam)
+    check_contract(default, problem)
+    assert default.pipeline == "none/none/greedy+local" and default.status == "heuristic"
+    assert default.objective <= selection.objective
+    assert default.lower_bound <= default.objective
 
 
 def test_selection_is_frozen():
@@ -81,7 +101,7 @@ def test_selection_is_frozen():
 def test_time_limit_is_reported_never_optimal():
     problem = synthetic_problem(n_images=300, n_classes=19, B=100, C_max=5, lam=1.0)
     try:
-        selection = alsel.select(problem.G, problem.R, 100, 5, 1.0, time_limit=1e-3)
+        selection = alsel.select(problem.G, problem.R, 100, 5, 1.0, formulation="symmetric", time_limit=1e-3)
     except alsel.SolverError as error:
         assert "time_limit" in str(error)
     else:
@@ -96,14 +116,18 @@ R_OK = np.eye(5)
 @pytest.mark.parametrize(
     "kwargs, error, pattern",
     [
-        ({"solver": "cplex"}, ValueError, r"unknown solver 'cplex'; valid: 'highs'"),
+        ({"solver": "cplex", "formulation": "symmetric"}, ValueError, r"unknown solver 'cplex'; valid: 'highs'"),
+        ({"solver": "highs"}, ValueError, r"solver has no effect without a relaxation .* pass formulation="),
+        ({"time_limit": 5}, ValueError, r"time_limit has no effect without a relaxation"),
+        ({"rounding": "topb"}, ValueError, r"rounding='topb' rounds a relaxation.*'greedy', 'greedy\+local'"),
+        ({"rounding": "local"}, ValueError, r"rounding='local' rounds a relaxation"),
         ({"formulation": "dense"}, ValueError, r"unknown formulation 'dense'; valid: 'paper', 'symmetric', 'exact'"),
-        ({"rounding": "ceil"}, ValueError, r"unknown rounding 'ceil'; valid: 'topb'"),
+        ({"rounding": "ceil"}, ValueError, r"unknown rounding 'ceil'; valid: 'topb', 'greedy', 'randomized', 'local'"),
         ({"formulation": "exact", "rounding": "topb"}, ValueError, "already integral; leave rounding unset"),
-        ({"solver_options": {"tolerance": 1}}, ValueError, r"unknown solver option\(s\) 'tolerance'.*valid: 'time_limit'"),
-        ({"solver_options": {"algorithm": "barrier"}}, ValueError, r"unknown algorithm 'barrier'; valid: 'simplex', 'ipm'"),
-        ({"solver_options": [1]}, TypeError, "solver_options must be a dict"),
-        ({"time_limit": -1}, ValueError, "time_limit must be a positive number"),
+        ({"solver_options": {"tolerance": 1}, "formulation": "symmetric"}, ValueError, r"unknown solver option\(s\) 'tolerance'.*valid: 'time_limit'"),
+        ({"solver_options": {"algorithm": "barrier"}, "formulation": "symmetric"}, ValueError, r"unknown algorithm 'barrier'; valid: 'simplex', 'ipm'"),
+        ({"solver_options": [1], "formulation": "symmetric"}, TypeError, "solver_options must be a dict"),
+        ({"time_limit": -1, "formulation": "symmetric"}, ValueError, "time_limit must be a positive number"),
         ({"seed": -1}, ValueError, "seed must be >= 0"),
     ],
 )

@@ -1,16 +1,10 @@
-"""Roundings: a relaxed M (N, C) with entries in [0, 1] -> a feasible binary selection.
-
-A rounding sees the problem and the relaxed M, never a solver. Each returns a bool (N, C) matrix
-with exactly B ones and at most C_max in every row.
-"""
+"""The paper's rounding: the B largest entries of the relaxed M."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
 
-from .problem import SelectionProblem
+from ..problem import SelectionProblem
 
 #: Relaxed values closer than this count as ties (solver noise must not decide between 1/2s).
 TIE_DECIMALS = 9
@@ -42,5 +36,3 @@ def topb(problem: SelectionProblem, relaxed_M: np.ndarray, seed: int = 0) -> np.
     M[candidates[: problem.B]] = True
     return M.reshape(n, c)
 
-
-ROUNDINGS: dict[str, Callable[[SelectionProblem, np.ndarray, int], np.ndarray]] = {"topb": topb}

@@ -1,0 +1,119 @@
+"""A selection held as counts: k_i queries for image i, each image's queries its k_i cheapest
+classes.
+
+For a fixed set of counts the cheapest classes are optimal (the redundancy term depends only on
+which images are used), so every rounding but the paper's works on the counts k alone, and Eq. 4
+becomes  sum_i P[i, k_i] + lam * v^T R v,  v = (k > 0),  with P the prefix sums of each image's
+sorted G. The marginal costs of adding or removing one query at every image are vectors, which
+is what makes greedy and local search vectorized.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+from ..problem import SelectionProblem
+
+
+class CountTables:
+    """What every CountState of one problem shares: sorted classes, prefix sums, R access."""
+
+    def __init__(self, problem: SelectionProblem) -> None:
+        Gt = problem.G.T  # (N, C)
+        n = problem.n_images
+        self.n = n
+        self.B = problem.B
+        self.kmax = min(problem.n_classes, problem.C_max)
+        self.order = np.argsort(Gt, axis=1, kind="stable")
+        cheapest = np.take_along_axis(Gt, self.order[:, : self.kmax], axis=1)
+        self.prefix = np.zeros((n, self.kmax + 1))
+        np.cumsum(cheapest, axis=1, out=self.prefix[:, 1:])
+        self.lam = problem.lam
+        self.R = problem.R
+        self.sparse = sp.issparse(problem.R)
+        self.diag = np.asarray(problem.R.diagonal(), dtype=np.float64)
+        self.rows = np.arange(n)
+
+    def column(self, i: int) -> np.ndarray:
+        """R[:, i] as a dense vector (R is symmetric, so row i serves)."""
+        if self.sparse:
+            return np.asarray(self.R[[i]].toarray()).ravel()
+        return self.R[i]
+
+    def block(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        """R[rows][:, cols] as a dense array."""
+        if self.sparse:
+            return self.R[rows][:, cols].toarray()
+        return self.R[np.ix_(rows, cols)]
+
+    def times(self, v: np.ndarray) -> np.ndarray:
+        """R v."""
+        return np.asarray(self.R @ v, dtype=np.float64).ravel()
+
+
+class CountState:
+    """Counts k and R v, kept consistent under single-image changes."""
+
+    def __init__(self, tables: CountTables, k: np.ndarray) -> None:
+        self.t = tables
+        self.k = np.minimum(np.asarray(k, dtype=np.int64), tables.kmax)
+        self.Rv = tables.times((self.k > 0).astype(np.float64))
+
+    @classmethod
+    def from_matrix(cls, tables: CountTables, M: np.ndarray) -> CountState:
+        """The counts of a selection matrix (its classes become each image's cheapest)."""
+        return cls(tables, np.asarray(M, dtype=bool).sum(axis=1))
+
+    def set_count(self, i: int, count: int) -> None:
+        was, now = self.k[i] > 0, count > 0
+        if was != now:
+            self.Rv += self.t.column(i) if now else -self.t.column(i)
+        self.k[i] = count
+
+    def objective(self) -> float:
+        t = self.t
+        v = (self.k > 0).astype(np.float64)
+        return float(t.prefix[t.rows, self.k].sum() + t.lam * (v @ self.Rv))
+
+    def add_deltas(self) -> np.ndarray:
+        """Change of Eq. 4 from one more query at each image (inf where the image is full)."""
+        t, k = self.t, self.k
+        room = k < t.kmax
+        nxt = np.minimum(k + 1, t.kmax)
+        delta = t.prefix[t.rows, nxt] - t.prefix[t.rows, k]
+        new = k == 0
+        delta[new] += t.lam * (t.diag[new] + 2.0 * self.Rv[new])
+        delta[~room] = np.inf
+        return delta
+
+    def remove_deltas(self) -> np.ndarray:
+        """Change of Eq. 4 from one query fewer at each image (inf where it has none)."""
+        t, k = self.t, self.k
+        used = k > 0
+        prev = np.maximum(k - 1, 0)
+        delta = t.prefix[t.rows, prev] - t.prefix[t.rows, k]
+        last = k == 1
+        delta[last] -= t.lam * (2.0 * self.Rv[last] - t.diag[last])
+        delta[~used] = np.inf
+        return delta
+
+    def matrix(self) -> np.ndarray:
+        """The bool selection matrix (N, C): each image's k_i cheapest classes."""
+        t = self.t
+        M = np.zeros((t.n, t.order.shape[1]), dtype=bool)
+        images, ranks = np.nonzero(np.arange(t.kmax)[None, :] < self.k[:, None])
+        M[images, t.order[images, ranks]] = True
+        return M
+
+
+def fill_greedily(state: CountState, target: int) -> None:
+    """Add (or remove) one query at a time, always the cheapest change, until sum(k) = target."""
+    while state.k.sum() < target:
+        deltas = state.add_deltas()
+        i = int(np.argmin(deltas))
+        state.set_count(i, state.k[i] + 1)
+    while state.k.sum() > target:
+        deltas = state.remove_deltas()
+        i = int(np.argmin(deltas))
+        state.set_count(i, state.k[i] - 1)

@@ -1,0 +1,123 @@
+"""Local search on Eq. 4: move queries between images until no move lowers the objective.
+
+Works on the counts of :mod:`._counts` (each image's queries are its cheapest classes, which is
+itself a first improvement for a selection that is not). Three moves, each evaluated for every
+candidate at once with vector operations, the best improving one applied:
+
+``transfer``  one query from image a to image b (a != b; b may be unused, a may empty);
+``swap``      image a's k_a queries all to an unused image b (a leaves, b joins);
+``merge``     image a's k_a queries spread over the used images with room (a leaves).
+
+A swap or a merge is a sequence of transfers whose first steps may each go uphill; they let the
+search trade a whole image for another, which is what the redundancy term rewards. The search
+stops at a local optimum for all three moves, or after ``max_moves``.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+
+from ._counts import CountState
+
+logger = logging.getLogger(__name__)
+
+
+def _best_transfer(state: CountState, remove: np.ndarray, add: np.ndarray):
+    """(delta, a, b) of the best single-query transfer a -> b."""
+    t = state.t
+    best = (np.inf, -1, -1)
+    a_order = np.argsort(remove)[:2]
+    b_order = np.argsort(add)[:2]
+    for a in a_order:
+        for b in b_order:
+            if a != b and remove[a] + add[b] < best[0]:
+                best = (float(remove[a] + add[b]), int(a), int(b))
+    # a empties and b is new: b's cost counted R[a, b] for an image that leaves
+    emptying = np.flatnonzero(state.k == 1)
+    new = np.flatnonzero(state.k == 0)
+    if t.lam > 0 and emptying.size and new.size:
+        D = remove[emptying][:, None] + add[new][None, :] - 2.0 * t.lam * t.block(emptying, new)
+        flat = int(np.argmin(D))
+        i, j = divmod(flat, new.size)
+        if D[i, j] < best[0]:
+            best = (float(D[i, j]), int(emptying[i]), int(new[j]))
+    return best
+
+
+def _best_swap(state: CountState):
+    """(delta, a, b): image a's queries all move to unused image b."""
+    t, k = state.t, state.k
+    used, new = np.flatnonzero(k > 0), np.flatnonzero(k == 0)
+    if not used.size or not new.size:
+        return (np.inf, -1, -1)
+    ka = k[used]
+    leave = -t.prefix[used, ka] - t.lam * (2.0 * state.Rv[used] - t.diag[used])
+    join = t.prefix[new][:, ka].T + t.lam * (t.diag[new] + 2.0 * state.Rv[new])[None, :]
+    D = leave[:, None] + join
+    if t.lam > 0:
+        D -= 2.0 * t.lam * t.block(used, new)
+    flat = int(np.argmin(D))
+    i, j = divmod(flat, new.size)
+    return (float(D[i, j]), int(used[i]), int(new[j]))
+
+
+def _best_merge(state: CountState):
+    """(delta, a, receivers): image a's queries spread over the cheapest rooms of used images."""
+    t, k = state.t, state.k
+    used = np.flatnonzero(k > 0)
+    room = used[k[used] < t.kmax]
+    if used.size < 2 or not room.size:
+        return (np.inf, -1, None)
+    # every further query each used image could take, cheapest first
+    steps = np.arange(1, t.kmax + 1)
+    levels = k[room][:, None] + steps[None, :]
+    valid = levels <= t.kmax
+    levels = np.minimum(levels, t.kmax)
+    increments = t.prefix[room[:, None], levels] - t.prefix[room[:, None], levels - 1]
+    owner = np.broadcast_to(room[:, None], levels.shape)[valid]
+    increments = increments[valid]
+    first = np.argsort(increments, kind="stable")[: t.kmax]
+    owner, increments = owner[first], increments[first]
+    # for each leaving image a: its k_a cheapest increments among the other images
+    others = owner[None, :] != used[:, None]
+    taken = others & (np.cumsum(others, axis=1) <= k[used][:, None])
+    enough = taken.sum(axis=1) == k[used]
+    cost = (taken * increments[None, :]).sum(axis=1)
+    leave = -t.prefix[used, k[used]] - t.lam * (2.0 * state.Rv[used] - t.diag[used])
+    delta = np.where(enough, leave + cost, np.inf)
+    i = int(np.argmin(delta))
+    return (float(delta[i]), int(used[i]), owner[taken[i]])
+
+
+def improve(state: CountState, max_moves: int | None = None) -> int:
+    """Apply the best improving move until none improves; returns the number of moves."""
+    t = state.t
+    max_moves = 20 * t.B + 100 if max_moves is None else max_moves
+    moves = 0
+    while moves < max_moves:
+        scale = max(1.0, abs(state.objective()))
+        remove, add = state.remove_deltas(), state.add_deltas()
+        transfer, swap, merge = _best_transfer(state, remove, add), _best_swap(state), _best_merge(state)
+        best = min(transfer[0], swap[0], merge[0])
+        if not best < -1e-12 * scale:
+            break
+        if transfer[0] == best:
+            _, a, b = transfer
+            state.set_count(a, state.k[a] - 1)
+            state.set_count(b, state.k[b] + 1)
+        elif swap[0] == best:
+            _, a, b = swap
+            count = state.k[a]
+            state.set_count(a, 0)
+            state.set_count(b, count)
+        else:
+            _, a, receivers = merge
+            state.set_count(a, 0)
+            for b in receivers:
+                state.set_count(int(b), state.k[b] + 1)
+        moves += 1
+    else:
+        logger.warning("local search stopped after max_moves=%d moves, before a local optimum", max_moves)
+    return moves
