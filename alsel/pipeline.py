@@ -14,7 +14,7 @@ from .certificate import certify
 from .errors import SolverError
 from .formulations import FORMULATIONS, build_lp
 from .problem import SelectionProblem
-from .bounds import combinatorial_bound
+from .bounds import lower_bound as combinatorial_lower_bound
 from .rounding import NEEDS_RELAXATION, ROUNDINGS
 from .selection import Selection
 
@@ -195,10 +195,10 @@ def _rounding_for(formulation: str | None, rounding: str | None, integral: bool)
 
 def _best_bound(problem: SelectionProblem, relaxation_bound: float, relaxation_source: str) -> tuple[float, str]:
     """The larger of the relaxation's proven bound and the combinatorial one, and its source."""
-    combinatorial = combinatorial_bound(problem)
+    combinatorial, source = combinatorial_lower_bound(problem)
     if np.isfinite(relaxation_bound) and relaxation_bound >= combinatorial:
         return relaxation_bound, relaxation_source
-    return combinatorial, "combinatorial (each term at its own minimum)"
+    return combinatorial, source
 
 
 def _select_without_relaxation(problem: SelectionProblem, rounding: str, seed: int, started: float) -> Selection:

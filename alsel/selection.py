@@ -134,6 +134,6 @@ class Selection:
             f"{len(self.pairs)} queries on {len(self.images)} images | objective {self.objective:.6g} "
             f"(uncertainty {self.uncertainty:.6g} + lam*redundancy "
             f"{self.objective - self.uncertainty:.6g}) | lower bound "
-            f"{self.lower_bound:.6g} ({self.bound_source.split(' (')[0]}) | gap {self.gap:.2%} | "
+            f"{self.lower_bound:.6g} ({self.bound_source}) | gap {self.gap:.2%} | "
             f"{self.status} | {self.pipeline} | {self.timings['total']:.2f} s"
         )
