@@ -9,8 +9,13 @@ candidate at once with vector operations, the best improving one applied:
 ``merge``     image a's k_a queries spread over the used images with room (a leaves).
 
 A swap or a merge is a sequence of transfers whose first steps may each go uphill; they let the
-search trade a whole image for another, which is what the redundancy term rewards. The search
+search trade a whole image for another, which is what the redundancy term rewards. The descent
 stops at a local optimum for all three moves, or after ``max_moves``.
+
+Then ``kicks`` rounds of iterated local search (Lourenco, Martin & Stuetzle 2003): replace a
+random fifth of the used images by random unused ones (same counts), descend again, keep the
+result if it is better. Kicks are drawn from ``seed``, so the result is reproducible; the output
+is never worse than the input.
 """
 
 from __future__ import annotations
@@ -91,7 +96,33 @@ def _best_merge(state: CountState):
     return (float(delta[i]), int(used[i]), owner[taken[i]])
 
 
-def improve(state: CountState, max_moves: int | None = None) -> int:
+KICKS = 8
+
+
+def improve(state: CountState, max_moves: int | None = None, kicks: int = KICKS, seed: int = 0) -> CountState:
+    """Descend to a local optimum, then ``kicks`` rounds of kick-and-descend; the best state."""
+    descend(state, max_moves)
+    best, best_value = state, state.objective()
+    rng = np.random.default_rng(seed)
+    for _ in range(kicks):
+        trial = CountState(state.t, best.k.copy())
+        used, unused = np.flatnonzero(trial.k > 0), np.flatnonzero(trial.k == 0)
+        if not used.size or not unused.size:
+            break
+        count = min(max(1, used.size // 5), unused.size)
+        leaving = rng.choice(used, size=count, replace=False)
+        joining = rng.choice(unused, size=count, replace=False)
+        for a, b in zip(leaving, joining):
+            trial.set_count(int(b), int(trial.k[a]))
+            trial.set_count(int(a), 0)
+        descend(trial, max_moves)
+        value = trial.objective()
+        if value < best_value - 1e-12 * max(1.0, abs(best_value)):
+            best, best_value = trial, value
+    return best
+
+
+def descend(state: CountState, max_moves: int | None = None) -> int:
     """Apply the best improving move until none improves; returns the number of moves."""
     t = state.t
     max_moves = 20 * t.B + 100 if max_moves is None else max_moves
