@@ -4,6 +4,9 @@ Both G and R are mapped into [0, 1] as the paper says; the mapping is a named ch
 
 ``"minmax"``
     (x - min) / (max - min) over the whole matrix, the paper's. A constant matrix maps to zeros.
+``"log"`` (G only)
+    min-max of log(alpha / H): the same order as the paper's G, on a logarithmic scale, so the
+    uncertain pairs are spread over [0, 1] instead of packed near 0 (docs/relaxation.md).
 ``"affine"`` (R only)
     (1 + cos) / 2. It keeps R positive semidefinite (cosine matrices are PSD, and adding the
     all-ones PSD matrix keeps them so), which makes the QP relaxation of Eq. 4 convex. Min-max
@@ -18,7 +21,9 @@ closer to 0 or 1 than about 6e-8 apart anyway. Entropies are in nats.
 
 Note the scale of G: alpha / H lies in [alpha / ln 2, alpha / H(eps)] (1.44 to about 6.8e4 for
 alpha = 1, eps = 1e-6), so after min-max mapping most of G sits near 0 and the most confident
-pairs set the scale. Choose lam with that in mind.
+pairs set the scale. Choose lam with that in mind: at lam = 1 the redundancy term decides which
+images are asked about and G only which classes within them (docs/relaxation.md measures it);
+mapping="log" with lam ~ 0.01-0.1 lets both terms count.
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ import numpy as np
 from ._validation import as_float_array, check_choice
 
 DEFAULT_EPS = 1e-6
-G_MAPPINGS = ("minmax", "none")
+G_MAPPINGS = ("minmax", "log", "none")
 R_MAPPINGS = ("minmax", "affine", "none")
 
 
@@ -69,7 +74,7 @@ def confidence(
         Probability that image i contains class j (images first, as models produce them).
     alpha : float
         The paper's constant (1 in its experiments); only the scale changes with it.
-    mapping : {"minmax", "none"}
+    mapping : {"minmax", "log", "none"}
         How G is mapped into [0, 1] (see the module docstring).
     eps : float
         p is clipped to [eps, 1 - eps] so that G stays finite.
@@ -78,6 +83,8 @@ def confidence(
     if not alpha > 0:
         raise ValueError(f"alpha must be > 0; got {alpha}.")
     G = (alpha / entropy(p, eps)).T
+    if mapping == "log":
+        return np.ascontiguousarray(minmax(np.log(G)))
     return np.ascontiguousarray(minmax(G) if mapping == "minmax" else G)
 
 

@@ -79,9 +79,9 @@ def optimum(instances: int) -> None:
     print("|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|")
     excesses = []
     for k in range(instances):
-        n, c = int(rng.integers(20, 41)), int(rng.integers(5, 20))
+        n, c = int(rng.integers(15, 31)), int(rng.integers(5, 20))
         c_max = int(rng.integers(2, 6))
-        B = int(rng.integers(c_max, min(n * min(c, c_max), 3 * n // 2) + 1))
+        B = int(rng.integers(c_max, n + 1))
         r_mapping = ("minmax", "affine")[k % 2]
         problem = random_problem(n, c, B=B, C_max=c_max, lam=1.0, seed=int(rng.integers(1 << 30)),
                                  r_mapping=r_mapping)

@@ -78,3 +78,16 @@ def test_constant_matrix_maps_to_zeros():
 def test_bad_input(call, pattern):
     with pytest.raises(ValueError, match=pattern):
         call()
+
+
+def test_log_mapping_keeps_the_order_of_G_and_spreads_it():
+    p = np.random.default_rng(3).uniform(1e-4, 1 - 1e-4, size=(40, 6))
+    raw = scores.confidence(p, mapping="none")
+    logged = scores.confidence(p, mapping="log")
+    assert logged.min() == 0.0 and logged.max() == pytest.approx(1.0)
+    np.testing.assert_array_equal(np.argsort(raw, axis=None), np.argsort(logged, axis=None))
+    expected = np.log(raw)
+    expected = (expected - expected.min()) / (expected.max() - expected.min())
+    np.testing.assert_allclose(logged, expected, rtol=1e-12, atol=1e-15)
+    # the uncertain half of the pairs is packed near 0 by min-max, spread by log
+    assert np.median(scores.confidence(p)) < 0.01 < np.median(logged)
