@@ -6,7 +6,8 @@
 "randomized"           best of 32 seeded samples of M, each repaired to feasibility
 "local"                "topb", then iterated local search (moves and swaps until none lowers
                        Eq. 4, then 8 seeded kicks)
-"<base>+local"         any base rounding above, then local search: "greedy+local", ...
+"<base>+local"         any base rounding above, then local search; "greedy+local" (the
+                       default without a relaxation) is multi-start: greedy from 8 starts
 =====================  ======================================================================
 
 A rounding sees the problem and the relaxed M, never a solver, and returns a bool (N, C) matrix
@@ -21,8 +22,8 @@ import numpy as np
 
 from ..problem import SelectionProblem
 from ._counts import CountState, CountTables
-from .greedy import greedy
-from .local import KICKS, improve
+from .greedy import greedy, greedy_state, starting_images
+from .local import KICKS, descend, improve
 from .randomized import randomized
 from .topb import TIE_DECIMALS, topb
 
@@ -42,6 +43,24 @@ def local_search(problem: SelectionProblem, M: np.ndarray, seed: int = 0, kicks:
     return improve(start, max_moves, kicks, seed).matrix()
 
 
+STARTS = 8
+
+
+def greedy_local(problem: SelectionProblem, relaxed_M: np.ndarray | None = None, seed: int = 0) -> np.ndarray:
+    """Multi-start greedy + local search: greedy from scratch and from the ``STARTS - 1`` images
+    of :func:`starting_images`, each descended to a local optimum; the best then gets the kicks
+    of iterated local search. Reads no relaxation."""
+    tables = CountTables(problem)
+    best, best_value = None, np.inf
+    for start in [None, *starting_images(tables, STARTS - 1)]:
+        state = greedy_state(tables, None if start is None else int(start))
+        descend(state)
+        value = state.objective()
+        if value < best_value:
+            best, best_value = state, value
+    return improve(best, kicks=KICKS, seed=seed).matrix()
+
+
 def _then_local(base: Rounding) -> Rounding:
     def rounding(problem, relaxed_M, seed=0):
         return local_search(problem, base(problem, relaxed_M, seed), seed)
@@ -53,6 +72,7 @@ ROUNDINGS: dict[str, Rounding] = {
     **BASE_ROUNDINGS,
     "local": _then_local(topb),
     **{f"{name}+local": _then_local(base) for name, base in BASE_ROUNDINGS.items()},
+    "greedy+local": greedy_local,
 }
 
 __all__ = ["NEEDS_RELAXATION", "ROUNDINGS", "TIE_DECIMALS", "greedy", "local_search", "randomized", "topb"]

@@ -8,14 +8,39 @@ from ..problem import SelectionProblem
 from ._counts import CountState, CountTables, fill_greedily
 
 
-def greedy(problem: SelectionProblem, relaxed_M: np.ndarray | None = None, seed: int = 0) -> np.ndarray:
+def greedy(problem: SelectionProblem, relaxed_M: np.ndarray | None = None, seed: int = 0,
+           start: int | None = None) -> np.ndarray:
     """Build the selection from nothing, B steps of the cheapest single addition.
 
     A query at an image already used costs its G; the first query at a new image also pays that
     image's redundancy lam * (r_ii + 2 sum_{k used} r_ik). Each step is one vector operation over
     the images. The relaxation is not used (``relaxed_M`` and ``seed`` are accepted for the
-    common signature); ties go to the lowest image index.
+    common signature); ties go to the lowest image index. ``start``: an image given its first
+    query before the greedy steps (multi-start).
     """
-    state = CountState(CountTables(problem), np.zeros(problem.n_images, dtype=np.int64))
-    fill_greedily(state, problem.B)
-    return state.matrix()
+    return greedy_state(CountTables(problem), start).matrix()
+
+
+def greedy_state(tables: CountTables, start: int | None = None) -> CountState:
+    """The greedy selection as a CountState (optionally from a forced first image)."""
+    state = CountState(tables, np.zeros(tables.n, dtype=np.int64))
+    if start is not None:
+        state.set_count(start, 1)
+    fill_greedily(state, tables.B)
+    return state
+
+
+def starting_images(tables: CountTables, count: int) -> np.ndarray:
+    """The ``count`` images whose most dissimilar partner is most dissimilar: r_ii + min_j r_ij
+    (j != i) smallest first. Greedy started there finds the best pair when two images suffice."""
+    n = tables.n
+    if tables.sparse:
+        off = tables.R.tocsr(copy=True)
+        off.setdiag(np.inf)
+        partner = np.asarray(off.min(axis=1).toarray()).ravel()
+        partner[np.diff(off.indptr) < n] = np.minimum(partner[np.diff(off.indptr) < n], 0.0)
+    else:
+        off = np.array(tables.R, dtype=np.float64)
+        np.fill_diagonal(off, np.inf)
+        partner = off.min(axis=1) if n > 1 else np.zeros(n)
+    return np.argsort(tables.diag + partner, kind="stable")[:count]

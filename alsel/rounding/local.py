@@ -6,7 +6,10 @@ candidate at once with vector operations, the best improving one applied:
 
 ``transfer``  one query from image a to image b (a != b; b may be unused, a may empty);
 ``swap``      image a's k_a queries all to an unused image b (a leaves, b joins);
-``merge``     image a's k_a queries spread over the used images with room (a leaves).
+``merge``     image a's k_a queries spread over the used images with room (a leaves);
+``exchange``  image a leaves, unused image b joins (or b just joins), and every used image's
+              count is re-chosen optimally for the new set (the most promising 32 candidates
+              by their change in redundancy are evaluated exactly).
 
 A swap or a merge is a sequence of transfers whose first steps may each go uphill; they let the
 search trade a whole image for another, which is what the redundancy term rewards. The descent
@@ -99,6 +102,50 @@ def _best_merge(state: CountState):
 KICKS = 8
 
 
+def optimal_counts(state: CountState, used: np.ndarray) -> tuple[np.ndarray, float]:
+    """The best counts for the image set ``used`` (each >= 1) and their uncertainty Tr(M G)."""
+    t = state.t
+    extra = t.B - used.size
+    if extra < 0 or used.size * t.kmax < t.B:
+        return np.empty(0), np.inf
+    k = np.zeros(t.n, dtype=np.int64)
+    k[used] = 1
+    value = float(t.prefix[used, 1].sum())
+    if extra:
+        increments = np.diff(t.prefix[used, 1:], axis=1)  # queries 2..kmax of each used image
+        owner = np.broadcast_to(used[:, None], increments.shape).ravel()
+        cheapest = np.argpartition(increments.ravel(), extra - 1)[:extra]
+        value += float(increments.ravel()[cheapest].sum())
+        np.add.at(k, owner[cheapest], 1)
+    return k, value
+
+
+def _best_exchange(state: CountState, top: int = 32):
+    """(delta, counts): the best 'a leaves, b joins' or 'b joins' with optimal recounting."""
+    t, k = state.t, state.k
+    used, new = np.flatnonzero(k > 0), np.flatnonzero(k == 0)
+    if not new.size or t.lam == 0:
+        return (np.inf, None)
+    current = float(t.prefix[t.rows, k].sum())
+    join = t.lam * (t.diag[new] + 2.0 * state.Rv[new])
+    best = (np.inf, None)
+    candidates = []
+    if used.size + 1 <= t.B:
+        for j in np.argsort(join)[:top]:
+            candidates.append((join[j], np.append(used, new[j])))
+    leave = -t.lam * (2.0 * state.Rv[used] - t.diag[used])
+    D = leave[:, None] + join[None, :] - 2.0 * t.lam * t.block(used, new)
+    for flat in np.argsort(D, axis=None)[:top]:
+        i, j = divmod(int(flat), new.size)
+        candidates.append((D[i, j], np.append(np.delete(used, i), new[j])))
+    for redundancy_change, images in candidates:
+        counts, value = optimal_counts(state, images)
+        delta = redundancy_change + value - current
+        if delta < best[0]:
+            best = (float(delta), counts)
+    return best
+
+
 def improve(state: CountState, max_moves: int | None = None, kicks: int = KICKS, seed: int = 0) -> CountState:
     """Descend to a local optimum, then ``kicks`` rounds of kick-and-descend; the best state."""
     descend(state, max_moves)
@@ -133,7 +180,13 @@ def descend(state: CountState, max_moves: int | None = None) -> int:
         transfer, swap, merge = _best_transfer(state, remove, add), _best_swap(state), _best_merge(state)
         best = min(transfer[0], swap[0], merge[0])
         if not best < -1e-12 * scale:
-            break
+            exchange = _best_exchange(state)
+            if not exchange[0] < -1e-12 * scale:
+                break
+            for i in np.flatnonzero(state.k != exchange[1]):
+                state.set_count(int(i), int(exchange[1][i]))
+            moves += 1
+            continue
         if transfer[0] == best:
             _, a, b = transfer
             state.set_count(a, state.k[a] - 1)
