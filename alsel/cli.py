@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import __version__
+from . import __version__, cli_tools
 from .errors import AlselError
 from .formulations import FORMULATIONS
 from .rounding import ROUNDINGS
@@ -188,6 +188,7 @@ def build_parser() -> argparse.ArgumentParser:
     listing = commands.add_parser("solvers", help="list the solver backends and their state here")
     listing.add_argument("--options", action="store_true", help="also list each one's options")
     listing.set_defaults(run=_cmd_solvers)
+    cli_tools.add_commands(commands)
     return parser
 
 

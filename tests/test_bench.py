@@ -1,0 +1,114 @@
+"""alsel.bench: one CSV row per run, valid PNG plots, failures recorded not fatal, Ctrl-C keeps
+the rows measured, bad input refused before any run."""
+
+from __future__ import annotations
+
+import csv
+
+import numpy as np
+import pytest
+from toy_backend import ToyLinprogBackend
+
+from alsel import bench, solvers
+from alsel.cli import main
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+class RaisingBackend(ToyLinprogBackend):
+    name = "planted-raises"
+
+    def solve(self, lp, options):
+        if lp.num_cols > 100:  # the warm-up instance passes, the sweep's runs fail
+            raise RuntimeError("planted failure")
+        return super().solve(lp, options)
+
+
+class InterruptedBackend(ToyLinprogBackend):
+    name = "planted-interrupt"
+    calls = 0
+
+    def solve(self, lp, options):
+        InterruptedBackend.calls += 1
+        if lp.num_cols > 100 and InterruptedBackend.calls > 2:
+            raise KeyboardInterrupt
+        return super().solve(lp, options)
+
+
+@pytest.fixture
+def planted():
+    for backend in (RaisingBackend(), InterruptedBackend()):
+        solvers.register(backend)
+    yield
+    for name in ("planted-raises", "planted-interrupt"):
+        solvers._registered.pop(name, None)
+
+
+def rows(path):
+    with open(path, newline="") as file:
+        return list(csv.DictReader(file))
+
+
+def test_tiny_sweep_writes_a_row_per_run_and_the_plots(tmp_path, planted):
+    runs = bench.sweep([20, 40], ["highs", "planted-raises"], ["symmetric", "exact"],
+                       classes=4, repeat=2, time_limit=30, csv_path=tmp_path / "bench.csv", progress=False)
+    assert len(runs) == 2 * 2 * 2 * 2
+    written = rows(tmp_path / "bench.csv")
+    assert len(written) == len(runs)
+    assert {r["status"] for r in written if r["solver"] == "highs"} == {"optimal"}
+    failed = [r for r in written if r["solver"] == "planted-raises" and r["formulation"] == "symmetric"]
+    assert failed and all(r["status"] == "error" and "planted failure" in r["error"] for r in failed)
+    skipped = [r for r in written if r["solver"] == "planted-raises" and r["formulation"] == "exact"]
+    assert all(r["status"] == "skipped" for r in skipped)
+    ok = [r for r in runs if r.status == "optimal"]
+    assert all(np.isfinite(r.kkt) and r.kkt < 1e-6 and r.rows > 0 and r.solve_seconds >= 0 for r in ok)
+    assert [r.n_images for r in bench.read_csv(tmp_path / "bench.csv")] == [r.n_images for r in runs]
+    for path in bench.plot(runs, tmp_path):
+        assert path.read_bytes()[:8] == PNG_SIGNATURE and path.stat().st_size > 1000
+
+
+def test_growth_exponent_of_a_known_power_law():
+    runs = [bench.BenchRun(n, 3, "symmetric", "x", 0, "optimal", solve_seconds=1e-6 * n**2.5)
+            for n in (100, 200, 400, 800)]
+    assert bench.growth_exponents(runs)[("x", "symmetric")] == pytest.approx(2.5)
+
+
+def test_interrupted_sweep_keeps_its_rows(tmp_path, planted):
+    InterruptedBackend.calls = 0
+    runs = bench.sweep([20, 30, 40], ["planted-interrupt"], ["symmetric"], classes=3,
+                       csv_path=tmp_path / "bench.csv", progress=False)
+    assert 0 < len(runs) < 3
+    assert len(rows(tmp_path / "bench.csv")) == len(runs)
+
+
+@pytest.mark.parametrize("kwargs, pattern", [
+    ({"sizes": [0]}, "sizes must be positive integers"),
+    ({"sizes": ["12x"]}, "sizes must be positive integers"),
+    ({"sizes": [True]}, "sizes must be positive integers"),
+    ({"sizes": []}, "sizes is empty"),
+    ({"solver_names": ["cplex"]}, "unknown solver 'cplex'"),
+    ({"formulations": ["dense"]}, "unknown formulation 'dense'"),
+])
+def test_bad_input_before_any_run(kwargs, pattern, tmp_path):
+    arguments = {"sizes": [20], "solver_names": ["highs"], "formulations": ["symmetric"], **kwargs}
+    with pytest.raises(ValueError, match=pattern):
+        bench.sweep(**arguments, csv_path=tmp_path / "bench.csv", progress=False)
+    assert not (tmp_path / "bench.csv").exists()
+
+
+def test_cli_bench_with_user_files(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    G, F = rng.random((4, 30)), rng.random((30, 3))
+    R = F @ F.T
+    np.save(tmp_path / "g.npy", G)
+    np.save(tmp_path / "r.npy", R)
+    out = tmp_path / "out"
+    assert main(["bench", "--G", str(tmp_path / "g.npy"), "--R", str(tmp_path / "r.npy"), "--budget", "6",
+                 "--solvers", "highs,glop", "--out", str(out), "--no-progress"]) == 0
+    assert len(rows(out / "bench.csv")) == 2
+    assert (out / "time_vs_n.png").exists()
+    assert main(["bench", "--G", str(tmp_path / "g.npy"), "--no-progress"]) == 2
+    np.save(tmp_path / "bad.npy", np.ones((5, 5)))
+    assert main(["bench", "--G", str(tmp_path / "g.npy"), "--R", str(tmp_path / "bad.npy"), "--no-progress",
+                 "--out", str(tmp_path / "x")]) == 2
+    assert "error" in capsys.readouterr().err
