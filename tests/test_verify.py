@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -114,3 +114,17 @@ def test_cli_exit_status(planted_backend, tmp_path, capsys):
     assert "FAIL" in capsys.readouterr().out
     assert main(["verify", "--solver", "highs", "--checks", "nope"]) == 2
     assert main(["verify", "--solver", "highs", "--formulation", "dense"]) == 2
+
+
+def test_the_example_plugin_backend_passes_verify(tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(str(Path(__file__).parent.parent / "examples" / "plugin_backend"))
+    from alsel_scipy_linprog import ScipyLinprogBackend
+
+    solvers.register(ScipyLinprogBackend())
+    try:
+        for formulation in ("symmetric", "paper"):
+            report = verify.verify("scipy-linprog", formulation, examples=10, out_dir=tmp_path)
+            assert report.ok, report.summary()
+            assert [r.passed for r in report.results] == [None, True, True, True, True]
+    finally:
+        solvers._registered.pop("scipy-linprog", None)
