@@ -13,7 +13,9 @@ def add_commands(commands) -> None:
         "bench", help="backends x formulations over a size sweep: table, CSV and plots")
     bench.add_argument("--sizes", default="300,1200", help="numbers of images N, e.g. 300,1200,5000")
     bench.add_argument("--classes", type=int, default=19, help="C of the synthetic instances")
-    bench.add_argument("--solvers", default="highs", help="comma-separated backends (`alsel solvers`)")
+    bench.add_argument("--solvers", default="auto",
+                       help="comma-separated backends (`alsel solvers`); auto: every usable LP "
+                            "backend here, GPU ones included, but cvxpy and gurobi (name those)")
     bench.add_argument("--formulations", default="symmetric", help="comma-separated formulations")
     bench.add_argument("--repeat", type=int, default=1, help="runs of each combination")
     bench.add_argument("--time-limit", type=float, default=600.0, help="seconds per solve")
@@ -59,8 +61,9 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         problem = SelectionProblem(G, R, B, args.cmax, args.lam)
     sizes = bench.check_sizes(args.sizes.split(",")) if problem is None else []
     out = Path(args.out)
+    names = bench.default_solvers() if args.solvers == "auto" else _names(args.solvers, "--solvers")
     runs = bench.sweep(
-        sizes, _names(args.solvers, "--solvers"), _names(args.formulations, "--formulations"),
+        sizes, names, _names(args.formulations, "--formulations"),
         classes=args.classes, repeat=args.repeat, time_limit=args.time_limit, seed=args.seed,
         problem=problem, csv_path=out / "bench.csv", progress=args.progress,
     )

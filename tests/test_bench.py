@@ -112,3 +112,12 @@ def test_cli_bench_with_user_files(tmp_path, capsys):
     assert main(["bench", "--G", str(tmp_path / "g.npy"), "--R", str(tmp_path / "bad.npy"), "--no-progress",
                  "--out", str(tmp_path / "x")]) == 2
     assert "error" in capsys.readouterr().err
+
+
+def test_default_solvers_are_the_usable_lp_backends(monkeypatch):
+    names = bench.default_solvers()
+    assert "highs" in names and "pdlp" in names
+    assert not set(names) & {"cvxpy", "gurobi", "scip"}
+    reasons = {**solvers.available(), "pdlp-cuda": None}  # a GPU usable here: it joins the sweep
+    monkeypatch.setattr(solvers, "available", lambda: reasons)
+    assert "pdlp-cuda" in bench.default_solvers()
