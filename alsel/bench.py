@@ -48,6 +48,7 @@ class BenchRun:
     objective: float = math.nan
     kkt: float = math.nan
     peak_rss_mb: float = math.nan
+    rss_before_mb: float = math.nan
     rows: int = 0
     cols: int = 0
     nnz: int = 0
@@ -65,10 +66,11 @@ def _reset_peak_memory() -> bool:
         return False
 
 
-def _peak_memory_mb() -> float:
+def _memory_mb(field: str = "VmHWM") -> float:
+    """The process's peak (VmHWM) or current (VmRSS) resident memory, MB (Linux; nan elsewhere)."""
     try:
         for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1]) / 1024.0
     except OSError:
         pass
@@ -195,6 +197,7 @@ def _run_one(problem: SelectionProblem, formulation: str, solver: str, repeat: i
         run.status, run.error = "skipped", f"{solver} solves LPs only"
         return run
     measured = _reset_peak_memory()
+    run.rss_before_mb = _memory_mb("VmRSS")
     try:
         started = time.perf_counter()
         lp = build_lp(problem, formulation)
@@ -216,7 +219,7 @@ def _run_one(problem: SelectionProblem, formulation: str, solver: str, repeat: i
     except Exception as exc:  # recorded, and the sweep goes on
         run.status, run.error = "error", f"{type(exc).__name__}: {exc}"
     if measured:
-        run.peak_rss_mb = _peak_memory_mb()
+        run.peak_rss_mb = _memory_mb("VmHWM")
     return run
 
 
@@ -258,7 +261,7 @@ def read_csv(path: str | Path) -> list[BenchRun]:
         for row in csv.DictReader(file):
             values = {}
             for f in fields(BenchRun):
-                raw = row[f.name]
+                raw = row.get(f.name, "nan" if f.type == "float" else "")
                 values[f.name] = raw if f.type in ("str",) else (int(raw) if f.type == "int" else float(raw))
             runs.append(BenchRun(**values))
     return runs
@@ -266,12 +269,13 @@ def read_csv(path: str | Path) -> list[BenchRun]:
 
 def table(runs: Sequence[BenchRun]) -> str:
     """A Markdown table of the runs."""
-    lines = ["| N | formulation | solver | status | build (s) | solve (s) | iterations | objective | kkt | peak MB |",
+    lines = ["| N | formulation | solver | status | build (s) | solve (s) | iterations | objective | kkt | peak MB (+run) |",
              "|---:|---|---|---|---:|---:|---:|---:|---:|---:|"]
     for r in runs:
         lines.append(
             f"| {r.n_images} | {r.formulation} | {r.solver} | {r.status} | {r.build_seconds:.3g} | "
-            f"{r.solve_seconds:.3g} | {r.iterations:.0f} | {r.objective:.6g} | {r.kkt:.1e} | {r.peak_rss_mb:.0f} |"
+            f"{r.solve_seconds:.3g} | {r.iterations:.0f} | {r.objective:.6g} | {r.kkt:.1e} | "
+            f"{r.peak_rss_mb:.0f} (+{r.peak_rss_mb - r.rss_before_mb:.0f}) |"
         )
     return "\n".join(lines)
 
