@@ -1,7 +1,8 @@
-"""examples/torch_select.py runs (small sizes) and prints its queries."""
+"""examples/torch_select.py and the example of docs/torch.md run as written (small sizes)."""
 
 from __future__ import annotations
 
+import re
 import runpy
 from pathlib import Path
 
@@ -22,3 +23,14 @@ def test_example_runs_and_prints_the_queries(capsys):
     assert "6 questions 'is class j in image i?'" in out
     for image in selection.images:
         assert f"image {image:4d}: classes" in out
+
+
+def test_docs_torch_md_example_runs():
+    text = (EXAMPLE.parent.parent / "docs" / "torch.md").read_text()
+    block = re.findall(r"```python\n(.*?)```", text, flags=re.S)[0]
+    namespace: dict = {}
+    exec(compile(block, "docs/torch.md", "exec"), namespace)  # noqa: S102
+    assert namespace["G"].shape == (5, 40) and namespace["R"].shape == (40, 40)
+    assert namespace["prediction"].p.shape == (40, 5)
+    assert namespace["prediction"].features.shape == (40, 8)
+    assert namespace["sel"].pairs.shape == (10, 2)

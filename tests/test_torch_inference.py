@@ -387,3 +387,23 @@ def test_hooked_module_that_does_not_run():
 
     with pytest.raises(ValueError, match="'spare' did not run"):
         predict_pool(Unused(), [pool()], features="spare", progress=False)
+
+
+def test_rows_gather_in_order_through_buffer_growth():
+    from alsel.torch.rows import RowBuffer
+
+    buffer = RowBuffer("p", capacity=2)
+    blocks = [torch.full((n, 3), float(i)) for i, n in enumerate([1, 3, 2, 5])]
+    for block in blocks:
+        buffer.append(block)
+    assert torch.equal(buffer.rows(), torch.cat(blocks))
+    with pytest.raises(ValueError, match="p changed size between batches"):
+        buffer.append(torch.zeros(1, 4))
+
+
+def test_an_unsized_generator_gives_what_a_list_gives():
+    model, images = TensorModel(), torch.randn(1100, 3, 2, 2, generator=torch.Generator().manual_seed(5))
+    listed = predict_pool(model, batches(images, 64), progress=False)
+    generated = predict_pool(model, (b for b in batches(images, 64)), progress=False)  # grows past 1024 rows
+    np.testing.assert_array_equal(generated.p, listed.p)
+    np.testing.assert_allclose(listed.p[1099], direct(reference_logits(model, images[1099:]))[0][0], rtol=1e-5)

@@ -22,6 +22,7 @@ from alsel.torch.features import FeatureSource, FeatureSpec
 from alsel.torch.outputs import check_logits, logits_from_output
 from alsel.torch.pooling import kept_weights
 from alsel.torch.presence import ACTIVATIONS, REDUCTIONS, class_presence
+from alsel.torch.rows import RowBuffer
 
 
 @dataclass(frozen=True)
@@ -136,10 +137,10 @@ def predict_pool(
     amp = _autocast(device, autocast)
     feature_source = FeatureSource(model, features)
 
-    presence_parts: list[torch.Tensor] = []
-    feature_parts: list[torch.Tensor] = []
-    n_seen = 0
-    with _eval_mode(model), feature_source, torch.inference_mode(), _progress_bar(images, progress) as bar:
+    n_images = _pool_length(images)
+    presence = RowBuffer("class-presence probabilities p", n_images)
+    pooled = RowBuffer("features", n_images)
+    with _eval_mode(model), feature_source, torch.inference_mode(), _progress_bar(n_images, progress) as bar:
         for index, item in enumerate(images):
             batch = as_batch(item, device, index)
             feature_source.before_forward()
@@ -153,17 +154,17 @@ def predict_pool(
                     "the model gives one logit per pixel, and a softmax over one class is always "
                     "1; pass activation='sigmoid' for a single-logit binary model."
                 )
-            weights = None if batch.ignore is None else kept_weights(batch.ignore, batch.size, n_seen)
-            presence_parts.append(class_presence(logits, weights, reduction, activation, float(lse_sharpness)))
-            feature_parts.append(feature_source.pooled(batch, raw, logits, weights, n_seen, index))
-            n_seen += len(batch)
+            first = len(presence)
+            weights = None if batch.ignore is None else kept_weights(batch.ignore, batch.size, first)
+            pooled.append(feature_source.pooled(batch, raw, logits, weights, first, index))
+            presence.append(class_presence(logits, weights, reduction, activation, float(lse_sharpness)))
             bar.update(len(batch))
 
-    if not presence_parts:
+    if not len(presence):
         raise ValueError("images yielded no batches: the pool is empty. Pass at least one image.")
-    p = _concatenate(presence_parts, "class-presence probabilities p", "the model's logits")
-    pooled = _concatenate(feature_parts, "features", feature_source.name)
-    return PoolPrediction(p=p, features=pooled)
+    p = _finite_array(presence.rows(), "class-presence probabilities p", "the model's logits")
+    features_array = _finite_array(pooled.rows(), "features", feature_source.name)
+    return PoolPrediction(p=p, features=features_array)
 
 
 def resolve_device(model: torch.nn.Module, device: str | torch.device | None) -> torch.device:
@@ -210,20 +211,23 @@ def _eval_mode(model: torch.nn.Module) -> Iterator[None]:
             module.training = training
 
 
-def _progress_bar(images: Iterable, progress: bool) -> tqdm:
-    dataset = getattr(images, "dataset", None)  # a DataLoader knows how many images it holds
-    try:
-        total = len(dataset) if dataset is not None else None
-    except TypeError:
-        total = None
-    return tqdm(total=total, unit="img", desc="alsel: model pass", disable=not progress, dynamic_ncols=True)
+def _pool_length(images: Iterable) -> int | None:
+    """Number of images a DataLoader will yield, when it can tell (else None)."""
+    for source in (getattr(images, "sampler", None), getattr(images, "dataset", None)):
+        if source is not None:
+            try:
+                return len(source)
+            except TypeError:  # an IterableDataset and its sampler have no length
+                continue
+    return None
 
 
-def _concatenate(parts: list[torch.Tensor], what: str, source: str) -> np.ndarray:
-    widths = {part.shape[1] for part in parts}
-    if len(widths) > 1:
-        raise ValueError(f"{what} changed size between batches ({sorted(widths)}); every batch must give the same.")
-    values = torch.cat(parts).double().cpu().numpy()
+def _progress_bar(n_images: int | None, progress: bool) -> tqdm:
+    return tqdm(total=n_images, unit="img", desc="alsel: model pass", disable=not progress, dynamic_ncols=True)
+
+
+def _finite_array(rows: torch.Tensor, what: str, source: str) -> np.ndarray:
+    values = rows.double().cpu().numpy()
     finite = np.isfinite(values).all(axis=1)
     if not finite.all():
         bad = np.flatnonzero(~finite)
