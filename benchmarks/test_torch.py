@@ -90,13 +90,17 @@ def test_adapter_overhead(benchmark, pool, model_name, variant):
         adapter_cpu.append(time.process_time() - started)
         in_pass.append(adapter_cpu[-1] / timed.seconds - 1)
 
-    benchmark.group = f"torch adapter overhead: {N_IMAGES} images {SIZE}x{SIZE}, C={CLASSES}, batch {BATCH}, 1 thread"
+    benchmark.group = (
+        f"torch adapter overhead: {N_IMAGES} images {SIZE}x{SIZE}, C={CLASSES}, "
+        f"batch {BATCH}, 1 thread"
+    )
     benchmark.pedantic(one_round, rounds=ROUNDS, warmup_rounds=1)
     del bare_cpu[0], adapter_cpu[0], in_pass[0]  # the warm-up round
     benchmark.extra_info.update(
         overhead_in_pass_pct=100 * statistics.median(in_pass),
         overhead_vs_bare_pct=100 * (min(adapter_cpu) / min(bare_cpu) - 1),
-        bare_cpu_s=min(bare_cpu), adapter_cpu_s=min(adapter_cpu),
+        bare_cpu_s=min(bare_cpu),
+        adapter_cpu_s=min(adapter_cpu),
     )
 
 
@@ -105,10 +109,14 @@ def test_peak_memory(benchmark, n_images):
     script = Path(__file__).with_name("torch_memory.py")
 
     def run():
-        out = subprocess.run([sys.executable, str(script), str(n_images)], check=True, capture_output=True, text=True)
+        out = subprocess.run(
+            [sys.executable, str(script), str(n_images)], check=True, capture_output=True, text=True
+        )
         return json.loads(out.stdout)
 
     benchmark.group = "torch adapter peak memory (tiny U-Net, 64x64, batch 32, fresh process)"
     result = benchmark.pedantic(run, rounds=1)
-    result["pass_growth_mib"] = result["peak_rss_after_pass_mib"] - result["peak_rss_after_warmup_mib"]
+    result["pass_growth_mib"] = (
+        result["peak_rss_after_pass_mib"] - result["peak_rss_after_warmup_mib"]
+    )
     benchmark.extra_info.update(result)

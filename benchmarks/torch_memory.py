@@ -30,15 +30,21 @@ def main(n_images: int, model_name: str = "tiny U-Net") -> None:
     predict_pool(network, generated_batches(160), num_classes=CLASSES, progress=False)
     warm = peak_rss_mib()
     started = time.perf_counter()
-    prediction = predict_pool(network, generated_batches(n_images), num_classes=CLASSES, progress=False)
-    print(json.dumps({
-        "n_images": n_images,
-        "peak_rss_after_warmup_mib": warm,
-        "peak_rss_after_pass_mib": peak_rss_mib(),
-        "pass_seconds": time.perf_counter() - started,
-        "outputs_mib": (prediction.p.nbytes + prediction.features.nbytes) / 2**20,
-        "pool_logits_would_need_mib": n_images * CLASSES * SIZE * SIZE * 4 / 2**20,
-    }))
+    prediction = predict_pool(
+        network, generated_batches(n_images), num_classes=CLASSES, progress=False
+    )
+    print(
+        json.dumps(
+            {
+                "n_images": n_images,
+                "peak_rss_after_warmup_mib": warm,
+                "peak_rss_after_pass_mib": peak_rss_mib(),
+                "pass_seconds": time.perf_counter() - started,
+                "outputs_mib": (prediction.p.nbytes + prediction.features.nbytes) / 2**20,
+                "pool_logits_would_need_mib": n_images * CLASSES * SIZE * SIZE * 4 / 2**20,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -13,7 +13,11 @@ SIZE = 64
 
 
 def conv(c_in: int, c_out: int, stride: int = 1) -> nn.Sequential:
-    return nn.Sequential(nn.Conv2d(c_in, c_out, 3, stride=stride, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU())
+    return nn.Sequential(
+        nn.Conv2d(c_in, c_out, 3, stride=stride, padding=1, bias=False),
+        nn.BatchNorm2d(c_out),
+        nn.ReLU(),
+    )
 
 
 class TinyUNet(nn.Module):
@@ -28,7 +32,9 @@ class TinyUNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         skip = self.stem(x)
-        deep = F.interpolate(self.down(skip), size=x.shape[-2:], mode="bilinear", align_corners=False)
+        deep = F.interpolate(
+            self.down(skip), size=x.shape[-2:], mode="bilinear", align_corners=False
+        )
         return self.classifier(self.up(torch.cat([skip, deep], dim=1)))
 
 
@@ -41,7 +47,12 @@ class MinimalSegmenter(nn.Module):
         self.classifier = nn.Conv2d(2 * width, num_classes, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.interpolate(self.classifier(self.encoder(x)), size=x.shape[-2:], mode="bilinear", align_corners=False)
+        return F.interpolate(
+            self.classifier(self.encoder(x)),
+            size=x.shape[-2:],
+            mode="bilinear",
+            align_corners=False,
+        )
 
 
 MODELS = {"tiny U-Net": TinyUNet, "minimal": MinimalSegmenter}
@@ -53,7 +64,9 @@ def model(name: str) -> nn.Module:
     return MODELS[name]().eval()
 
 
-def generated_batches(n_images: int, batch_size: int = 32, size: int = SIZE) -> Iterator[torch.Tensor]:
+def generated_batches(
+    n_images: int, batch_size: int = 32, size: int = SIZE
+) -> Iterator[torch.Tensor]:
     """Batches made on the fly from a seed: the pool itself is never held in memory."""
     for start in range(0, n_images, batch_size):
         generator = torch.Generator().manual_seed(start)

@@ -5,7 +5,8 @@
 
 The model is a small encoder-decoder trained for a few steps on generated images, standing in
 for your trained one; the pool is generated on the fly by a Dataset (nothing is stored), with
-the bottom rows of each image marked as padding that the ignore mask leaves out. Needs ``pip install 'alsel[torch]'``.
+the bottom rows of each image marked as padding that the ignore mask leaves out.
+Needs ``pip install 'alsel[torch]'``.
 """
 
 from __future__ import annotations
@@ -27,14 +28,20 @@ class SmallSegmenter(nn.Module):
     def __init__(self, num_classes: int, width: int = 16) -> None:
         super().__init__()
         self.encoder = nn.Sequential(
-            nn.Conv2d(3, width, 3, stride=2, padding=1), nn.BatchNorm2d(width), nn.ReLU(),
-            nn.Conv2d(width, 2 * width, 3, stride=2, padding=1), nn.BatchNorm2d(2 * width), nn.ReLU(),
+            nn.Conv2d(3, width, 3, stride=2, padding=1),
+            nn.BatchNorm2d(width),
+            nn.ReLU(),
+            nn.Conv2d(width, 2 * width, 3, stride=2, padding=1),
+            nn.BatchNorm2d(2 * width),
+            nn.ReLU(),
         )
         self.classifier = nn.Conv2d(2 * width, num_classes, 1)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         logits = self.classifier(self.encoder(images))
-        return nn.functional.interpolate(logits, size=images.shape[-2:], mode="bilinear", align_corners=False)
+        return nn.functional.interpolate(
+            logits, size=images.shape[-2:], mode="bilinear", align_corners=False
+        )
 
 
 def generated_image(index: int, size: int, num_classes: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -70,12 +77,16 @@ class GeneratedPool(Dataset):
         return {"image": image, "ignore": ignore}
 
 
-def train_briefly(model: nn.Module, steps: int, size: int, num_classes: int, batch_size: int = 16) -> None:
+def train_briefly(
+    model: nn.Module, steps: int, size: int, num_classes: int, batch_size: int = 16
+) -> None:
     """A few Adam steps on labelled generated images: a stand-in for your trained model."""
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
     model.train()
     for step in range(steps):
-        pairs = [generated_image(step * batch_size + i, size, num_classes) for i in range(batch_size)]
+        pairs = [
+            generated_image(step * batch_size + i, size, num_classes) for i in range(batch_size)
+        ]
         images, labels = torch.stack([p[0] for p in pairs]), torch.stack([p[1] for p in pairs])
         loss = nn.functional.cross_entropy(model(images), labels)
         optimizer.zero_grad()
@@ -90,27 +101,40 @@ def main(argv: list[str] | None = None) -> alsel.Selection:
     parser.add_argument("--size", type=int, default=64, help="image side in pixels")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--budget", type=int, default=40, help="queries B")
-    parser.add_argument("--cmax", type=int, default=3, help="largest number of queries for one image")
+    parser.add_argument(
+        "--cmax", type=int, default=3, help="largest number of queries for one image"
+    )
     parser.add_argument("--lam", type=float, default=1.0, help="weight of the redundancy term")
-    parser.add_argument("--train-steps", type=int, default=40, help="training steps before the pass")
+    parser.add_argument(
+        "--train-steps", type=int, default=40, help="training steps before the pass"
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
 
     torch.manual_seed(0)
     model = SmallSegmenter(args.classes)
     train_briefly(model, args.train_steps, args.size, args.classes)
-    loader = DataLoader(GeneratedPool(args.images, args.size, args.classes), batch_size=args.batch_size)
+    loader = DataLoader(
+        GeneratedPool(args.images, args.size, args.classes), batch_size=args.batch_size
+    )
 
     started = time.perf_counter()
     G, R = pool_scores(
-        model, loader, num_classes=args.classes, features="encoder", progress=not args.no_progress,
+        model,
+        loader,
+        num_classes=args.classes,
+        features="encoder",
+        progress=not args.no_progress,
     )
-    print(f"G {G.shape} and R {R.shape} from one pass over {args.images} images in "
-          f"{time.perf_counter() - started:.2f} s")
+    print(
+        f"G {G.shape} and R {R.shape} from one pass over {args.images} images in "
+        f"{time.perf_counter() - started:.2f} s"
+    )
 
     selection = alsel.select(G, R, B=args.budget, C_max=args.cmax, lam=args.lam)
     print(selection.summary())
-    print(f"{len(selection.pairs)} questions 'is class j in image i?' on {len(selection.images)} images:")
+    n_questions, n_images = len(selection.pairs), len(selection.images)
+    print(f"{n_questions} questions 'is class j in image i?' on {n_images} images:")
     for image in selection.images:
         classes = selection.pairs[selection.pairs[:, 0] == image, 1]
         print(f"  image {image:4d}: classes {', '.join(map(str, classes))}")

@@ -22,7 +22,9 @@ class Body(nn.Module):
     def __init__(self, stride: int = 1, seed: int = 0) -> None:
         super().__init__()
         torch.manual_seed(seed)
-        self.backbone = nn.Sequential(nn.Conv2d(3, 8, 3, stride=stride, padding=1), nn.BatchNorm2d(8), nn.ReLU())
+        self.backbone = nn.Sequential(
+            nn.Conv2d(3, 8, 3, stride=stride, padding=1), nn.BatchNorm2d(8), nn.ReLU()
+        )
         self.classifier = nn.Conv2d(8, C, 1)
         self.stride = stride
         with torch.no_grad():  # non-trivial running statistics, so that eval mode matters
@@ -66,7 +68,9 @@ class SegDataSampleModel(Body):
     """MMSegmentation's predict mode: a list of SegDataSample with seg_logits.data (C, H, W)."""
 
     def forward(self, x):
-        return [SimpleNamespace(seg_logits=SimpleNamespace(data=logits)) for logits in self.logits(x)]
+        return [
+            SimpleNamespace(seg_logits=SimpleNamespace(data=logits)) for logits in self.logits(x)
+        ]
 
 
 def pool(n: int = 7, size: int = 16, seed: int = 0) -> torch.Tensor:
@@ -118,14 +122,24 @@ def test_logits_object_at_quarter_resolution_is_upsampled_to_the_input():
 def test_segformer_from_a_tiny_config():
     transformers = pytest.importorskip("transformers")
     config = transformers.SegformerConfig(
-        num_channels=3, num_encoder_blocks=2, depths=[1, 1], sr_ratios=[2, 1], hidden_sizes=[8, 16],
-        patch_sizes=[7, 3], strides=[4, 2], num_attention_heads=[1, 1], mlp_ratios=[2, 2],
-        decoder_hidden_size=16, num_labels=C,
+        num_channels=3,
+        num_encoder_blocks=2,
+        depths=[1, 1],
+        sr_ratios=[2, 1],
+        hidden_sizes=[8, 16],
+        patch_sizes=[7, 3],
+        strides=[4, 2],
+        num_attention_heads=[1, 1],
+        mlp_ratios=[2, 2],
+        decoder_hidden_size=16,
+        num_labels=C,
     )
     torch.manual_seed(0)
     model = transformers.SegformerForSemanticSegmentation(config)
     images = pool(n=5, size=32)
-    prediction = predict_pool(model, batches(images, 2), num_classes=C, features="segformer", progress=False)
+    prediction = predict_pool(
+        model, batches(images, 2), num_classes=C, features="segformer", progress=False
+    )
 
     model.eval()
     with torch.no_grad():
@@ -134,13 +148,17 @@ def test_segformer_from_a_tiny_config():
     assert low.shape[-2:] == (8, 8)
     p, _ = direct(F.interpolate(low, size=(32, 32), mode="bilinear", align_corners=False))
     np.testing.assert_allclose(prediction.p, p, rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(prediction.features, hidden.mean(dim=(2, 3)).double().numpy(), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(
+        prediction.features, hidden.mean(dim=(2, 3)).double().numpy(), rtol=1e-4, atol=1e-5
+    )
 
 
 def test_feature_hook_and_callable():
     model, images = TensorModel(), pool()
     hooked = predict_pool(model, batches(images, 3), features="backbone.2", progress=False)
-    called = predict_pool(model, batches(images, 3), features=lambda x, out: model.backbone(x), progress=False)
+    called = predict_pool(
+        model, batches(images, 3), features=lambda x, out: model.backbone(x), progress=False
+    )
     model.eval()
     with torch.no_grad():
         expected = model.backbone(images).mean(dim=(2, 3)).double().numpy()
@@ -152,10 +170,14 @@ def test_feature_hook_and_callable():
 
 def test_token_and_vector_features():
     model, images = TensorModel(), pool()
-    tokens = predict_pool(model, [images], features=lambda x, out: out.flatten(2).transpose(1, 2), progress=False)
+    tokens = predict_pool(
+        model, [images], features=lambda x, out: out.flatten(2).transpose(1, 2), progress=False
+    )
     vectors = predict_pool(model, [images], features=lambda x, out: out[:, :, 0, 0], progress=False)
     logits = reference_logits(model, images)
-    np.testing.assert_allclose(tokens.features, logits.mean(dim=(2, 3)).numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        tokens.features, logits.mean(dim=(2, 3)).numpy(), rtol=1e-5, atol=1e-6
+    )
     np.testing.assert_allclose(vectors.features, logits[:, :, 0, 0].numpy(), rtol=1e-6)
 
 
@@ -164,7 +186,9 @@ def test_max_and_lse_reductions(sharpness):
     model, images = TensorModel(), pool()
     probabilities = torch.softmax(reference_logits(model, images).double(), dim=1)
     maximum = predict_pool(model, batches(images, 3), reduction="max", progress=False)
-    lse = predict_pool(model, batches(images, 3), reduction="lse", lse_sharpness=sharpness, progress=False)
+    lse = predict_pool(
+        model, batches(images, 3), reduction="lse", lse_sharpness=sharpness, progress=False
+    )
     np.testing.assert_allclose(maximum.p, probabilities.amax(dim=(2, 3)).numpy(), rtol=1e-5)
     naive_lse = torch.log(torch.exp(sharpness * probabilities).mean(dim=(2, 3))) / sharpness
     np.testing.assert_allclose(lse.p, naive_lse.numpy(), rtol=1e-5, atol=1e-6)
@@ -195,7 +219,9 @@ def test_pool_order_is_preserved_and_dataloaders_work():
     backward = predict_pool(model, batches(images.flip(0), 4), progress=False)
     np.testing.assert_allclose(backward.p, forward.p[::-1], rtol=1e-5, atol=1e-7)
     loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(images), batch_size=4)
-    np.testing.assert_allclose(predict_pool(model, loader, progress=False).p, forward.p, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(
+        predict_pool(model, loader, progress=False).p, forward.p, rtol=1e-5, atol=1e-7
+    )
     singles = predict_pool(model, list(images), progress=False)  # one (channels, H, W) image each
     np.testing.assert_allclose(singles.p, forward.p, rtol=1e-5, atol=1e-7)
 
@@ -206,7 +232,9 @@ def test_eval_mode_is_used_and_training_flags_are_restored():
     model.classifier.eval()  # a user's own choice, which must survive
     prediction = predict_pool(model, batches(images, 2), progress=False)
     assert model.training and model.backbone[1].training and not model.classifier.training
-    np.testing.assert_allclose(prediction.p, direct(reference_logits(model, images))[0], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        prediction.p, direct(reference_logits(model, images))[0], rtol=1e-5, atol=1e-6
+    )
 
 
 def ignore_masks(n: int, size: int, seed: int = 0) -> torch.Tensor:
@@ -218,13 +246,21 @@ def ignore_masks(n: int, size: int, seed: int = 0) -> torch.Tensor:
 def test_ignore_mask_leaves_pixels_out():
     model, images = TensorModel(), pool(n=6)
     ignore = ignore_masks(6, 16)
-    prediction = predict_pool(model, [(images[:4], ignore[:4]), {"image": images[4:], "ignore": ignore[4:]}], progress=False)
+    prediction = predict_pool(
+        model,
+        [(images[:4], ignore[:4]), {"image": images[4:], "ignore": ignore[4:]}],
+        progress=False,
+    )
     logits = reference_logits(model, images)
     probabilities = torch.softmax(logits, dim=1)
     for i in range(6):
         kept = ~ignore[i]
-        np.testing.assert_allclose(prediction.p[i], probabilities[i][:, kept].mean(dim=1).numpy(), rtol=1e-5, atol=1e-6)
-        np.testing.assert_allclose(prediction.features[i], logits[i][:, kept].mean(dim=1).numpy(), rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(
+            prediction.p[i], probabilities[i][:, kept].mean(dim=1).numpy(), rtol=1e-5, atol=1e-6
+        )
+        np.testing.assert_allclose(
+            prediction.features[i], logits[i][:, kept].mean(dim=1).numpy(), rtol=1e-5, atol=1e-5
+        )
     for reduction in ("max", "lse"):
         other = predict_pool(model, [(images, ignore)], reduction=reduction, progress=False)
         unmasked = predict_pool(model, [images], reduction=reduction, progress=False)
@@ -262,7 +298,9 @@ def test_ignore_mask_weights_a_lower_resolution_feature_map():
     model.eval()
     with torch.no_grad():
         feature_map = model.backbone(images)
-    np.testing.assert_allclose(prediction.features, feature_map[:, :, :, 4:].mean(dim=(2, 3)).numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        prediction.features, feature_map[:, :, :, 4:].mean(dim=(2, 3)).numpy(), rtol=1e-5, atol=1e-6
+    )
 
 
 def test_autocast_on_the_cpu_is_close_to_float32():
@@ -323,7 +361,9 @@ def test_unknown_output_form_asks_for_output_callable():
 
     with pytest.raises(TypeError, match=r"keys \['segmentation'\].*output="):
         predict_pool(Odd(), [pool()], progress=False)
-    prediction = predict_pool(Odd(), [pool()], output=lambda out: out["segmentation"], progress=False)
+    prediction = predict_pool(
+        Odd(), [pool()], output=lambda out: out["segmentation"], progress=False
+    )
     np.testing.assert_allclose(prediction.p, 1 / C, rtol=1e-6)
 
 
@@ -402,8 +442,15 @@ def test_rows_gather_in_order_through_buffer_growth():
 
 
 def test_an_unsized_generator_gives_what_a_list_gives():
-    model, images = TensorModel(), torch.randn(1100, 3, 2, 2, generator=torch.Generator().manual_seed(5))
+    model, images = (
+        TensorModel(),
+        torch.randn(1100, 3, 2, 2, generator=torch.Generator().manual_seed(5)),
+    )
     listed = predict_pool(model, batches(images, 64), progress=False)
-    generated = predict_pool(model, (b for b in batches(images, 64)), progress=False)  # grows past 1024 rows
+    generated = predict_pool(
+        model, (b for b in batches(images, 64)), progress=False
+    )  # grows past 1024 rows
     np.testing.assert_array_equal(generated.p, listed.p)
-    np.testing.assert_allclose(listed.p[1099], direct(reference_logits(model, images[1099:]))[0][0], rtol=1e-5)
+    np.testing.assert_allclose(
+        listed.p[1099], direct(reference_logits(model, images[1099:]))[0][0], rtol=1e-5
+    )

@@ -107,8 +107,18 @@ def test_pool_scores_is_alsel_scores_of_the_prediction():
     np.testing.assert_array_equal(G, alsel.scores.confidence(prediction.p))
     np.testing.assert_array_equal(R, alsel.scores.redundancy(prediction.features))
     assert G.shape == (4, 12) and R.shape == (12, 12)
-    G2, R2 = pool_scores(Segmenter(), images(), alpha=2.0, confidence_mapping="none", redundancy_mapping="affine", progress=False)
-    np.testing.assert_allclose(G2, alsel.scores.confidence(predict_pool(Segmenter(), images(), progress=False).p, 2.0, "none"))
+    G2, R2 = pool_scores(
+        Segmenter(),
+        images(),
+        alpha=2.0,
+        confidence_mapping="none",
+        redundancy_mapping="affine",
+        progress=False,
+    )
+    np.testing.assert_allclose(
+        G2,
+        alsel.scores.confidence(predict_pool(Segmenter(), images(), progress=False).p, 2.0, "none"),
+    )
     assert R2.min() >= 0
     sel = alsel.select(G, R, B=6, C_max=2, lam=1.0)
     assert sel.pairs.shape == (6, 2)
@@ -128,8 +138,10 @@ def test_pool_scores_checks_its_own_arguments_before_the_pass():
             raise AssertionError("the model must not run")
 
     for kwargs, match in [
-        ({"knn": 0}, "knn"), ({"redundancy_mapping": "cosine"}, "redundancy_mapping"),
-        ({"confidence_mapping": "affine"}, "confidence_mapping"), ({"alpha": 0}, "alpha"),
+        ({"knn": 0}, "knn"),
+        ({"redundancy_mapping": "cosine"}, "redundancy_mapping"),
+        ({"confidence_mapping": "affine"}, "confidence_mapping"),
+        ({"alpha": 0}, "alpha"),
     ]:
         with pytest.raises(ValueError, match=match):
             pool_scores(Exploding(), images(), progress=False, **kwargs)
@@ -144,5 +156,7 @@ def test_import_alsel_does_not_import_torch_and_the_missing_extra_is_named():
         "import sys; sys.modules['torch'] = None\n"
         "try:\n    import alsel.torch\nexcept ImportError as e:\n    print(e)\n"
     )
-    message = subprocess.run([sys.executable, "-c", blocked], check=True, capture_output=True, text=True).stdout
+    message = subprocess.run(
+        [sys.executable, "-c", blocked], check=True, capture_output=True, text=True
+    ).stdout
     assert "pip install 'alsel[torch]'" in message

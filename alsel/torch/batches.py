@@ -10,7 +10,8 @@ import torch
 
 BATCH_FORMS = (
     "a tensor (B, channels, H, W) or one image (channels, H, W); "
-    "(images,) or a pair (images, ignore) with ignore a bool tensor (B, H, W), True where a pixel is left out; "
+    "(images,) or a pair (images, ignore) with ignore a bool tensor (B, H, W), "
+    "True where a pixel is left out; "
     'or a dict {"image": images, "ignore": ignore} ("ignore" optional)'
 )
 

@@ -48,7 +48,8 @@ class FeatureSource:
         else:
             raise TypeError(
                 "features must be None (pooled logits), a dotted module path such as "
-                f"'backbone.layer4', or a callable (images, output) -> tensor; got {type(features).__name__}."
+                "'backbone.layer4', or a callable (images, output) -> tensor; "
+                f"got {type(features).__name__}."
             )
 
     def __enter__(self) -> FeatureSource:
@@ -70,8 +71,13 @@ class FeatureSource:
         self._captured = None
 
     def pooled(
-        self, batch: Batch, raw_output: object, logits: torch.Tensor, weights: torch.Tensor | None,
-        first_image: int, index: int,
+        self,
+        batch: Batch,
+        raw_output: object,
+        logits: torch.Tensor,
+        weights: torch.Tensor | None,
+        first_image: int,
+        index: int,
     ) -> torch.Tensor:
         """Feature vectors (B, d) of one batch, float32."""
         if self._module is not None:
@@ -87,7 +93,9 @@ class FeatureSource:
             return masked_mean(logits, weights)
         return self._pool(_as_tensor(value, self.name), batch, first_image, index)
 
-    def _pool(self, value: torch.Tensor, batch: Batch, first_image: int, index: int) -> torch.Tensor:
+    def _pool(
+        self, value: torch.Tensor, batch: Batch, first_image: int, index: int
+    ) -> torch.Tensor:
         if value.ndim not in (2, 3, 4) or value.shape[0] != len(batch):
             raise ValueError(
                 f"batch {index}: {self.name} gave shape {tuple(value.shape)}; features must be "
@@ -95,7 +103,11 @@ class FeatureSource:
             )
         value = value.float()
         if value.ndim == 4:
-            weights = None if batch.ignore is None else kept_weights(batch.ignore, value.shape[-2:], first_image)
+            weights = (
+                None
+                if batch.ignore is None
+                else kept_weights(batch.ignore, value.shape[-2:], first_image)
+            )
             return masked_mean(value, weights)
         if value.ndim == 3:
             return value.mean(dim=1)

@@ -129,10 +129,16 @@ def predict_pool(
     check_choice(activation, "activation", ACTIVATIONS)
     if num_classes is not None:
         num_classes = as_count(num_classes, "num_classes", minimum=1)
-    if isinstance(lse_sharpness, bool) or not isinstance(lse_sharpness, numbers.Real) or not lse_sharpness > 0:
+    if (
+        isinstance(lse_sharpness, bool)
+        or not isinstance(lse_sharpness, numbers.Real)
+        or not lse_sharpness > 0
+    ):
         raise ValueError(f"lse_sharpness must be a number > 0; got {lse_sharpness!r}.")
     if output is not None and not callable(output):
-        raise TypeError(f"output must be a callable (raw output -> logits tensor); got {type(output).__name__}.")
+        raise TypeError(
+            f"output must be a callable (raw output -> logits tensor); got {type(output).__name__}."
+        )
     device = resolve_device(model, device)
     amp = _autocast(device, autocast)
     feature_source = FeatureSource(model, features)
@@ -140,13 +146,20 @@ def predict_pool(
     n_images = _pool_length(images)
     presence = RowBuffer("class-presence probabilities p", n_images)
     pooled = RowBuffer("features", n_images)
-    with _eval_mode(model), feature_source, torch.inference_mode(), _progress_bar(n_images, progress) as bar:
+    with (
+        _eval_mode(model),
+        feature_source,
+        torch.inference_mode(),
+        _progress_bar(n_images, progress) as bar,
+    ):
         for index, item in enumerate(images):
             batch = as_batch(item, device, index)
             feature_source.before_forward()
             with amp:
                 raw = model(batch.images)
-            logits = check_logits(logits_from_output(raw, output), len(batch), batch.size, num_classes, index)
+            logits = check_logits(
+                logits_from_output(raw, output), len(batch), batch.size, num_classes, index
+            )
             if num_classes is None:
                 num_classes = logits.shape[1]
             if activation == "softmax" and num_classes == 1:
@@ -155,9 +168,13 @@ def predict_pool(
                     "1; pass activation='sigmoid' for a single-logit binary model."
                 )
             first = len(presence)
-            weights = None if batch.ignore is None else kept_weights(batch.ignore, batch.size, first)
+            weights = (
+                None if batch.ignore is None else kept_weights(batch.ignore, batch.size, first)
+            )
             pooled.append(feature_source.pooled(batch, raw, logits, weights, first, index))
-            presence.append(class_presence(logits, weights, reduction, activation, float(lse_sharpness)))
+            presence.append(
+                class_presence(logits, weights, reduction, activation, float(lse_sharpness))
+            )
             bar.update(len(batch))
 
     if not len(presence):
@@ -176,7 +193,9 @@ def resolve_device(model: torch.nn.Module, device: str | torch.device | None) ->
     try:
         device = torch.device(device)
     except (RuntimeError, TypeError) as exc:
-        raise ValueError(f"device {device!r} is not a torch device ({exc}); e.g. 'cpu' or 'cuda'.") from None
+        raise ValueError(
+            f"device {device!r} is not a torch device ({exc}); e.g. 'cpu' or 'cuda'."
+        ) from None
     if device.type == "cuda" and device.index is None and torch.cuda.is_available():
         device = torch.device("cuda", torch.cuda.current_device())
     if model_device is not None and model_device != device:
@@ -187,7 +206,9 @@ def resolve_device(model: torch.nn.Module, device: str | torch.device | None) ->
     return device
 
 
-def _autocast(device: torch.device, autocast: bool | torch.dtype) -> contextlib.AbstractContextManager:
+def _autocast(
+    device: torch.device, autocast: bool | torch.dtype
+) -> contextlib.AbstractContextManager:
     if autocast is False:
         return contextlib.nullcontext()
     if autocast is True:
@@ -223,7 +244,13 @@ def _pool_length(images: Iterable) -> int | None:
 
 
 def _progress_bar(n_images: int | None, progress: bool) -> tqdm:
-    return tqdm(total=n_images, unit="img", desc="alsel: model pass", disable=not progress, dynamic_ncols=True)
+    return tqdm(
+        total=n_images,
+        unit="img",
+        desc="alsel: model pass",
+        disable=not progress,
+        dynamic_ncols=True,
+    )
 
 
 def _finite_array(rows: torch.Tensor, what: str, source: str) -> np.ndarray:

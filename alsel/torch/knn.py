@@ -83,19 +83,26 @@ def check_knn(knn: object, n_images: int | None) -> int:
     upper = f"N = {n_images}" if n_images is not None else "N"
     valid = isinstance(knn, numbers.Integral) and not isinstance(knn, bool)
     if not valid or knn < 1 or (n_images is not None and knn >= n_images):
-        raise ValueError(f"knn must be an integer with 1 <= knn < {upper} (the number of images); got {knn!r}.")
+        raise ValueError(
+            f"knn must be an integer with 1 <= knn < {upper} (the number of images); got {knn!r}."
+        )
     return int(knn)
 
 
 def _unit_rows(features: object, device: str | torch.device | None) -> torch.Tensor:
     if isinstance(features, torch.Tensor):
         if features.ndim != 2 or features.shape[0] == 0:
-            raise ValueError(f"features must be a non-empty 2-D tensor (N, d); got shape {tuple(features.shape)}.")
+            raise ValueError(
+                "features must be a non-empty 2-D tensor (N, d); "
+                f"got shape {tuple(features.shape)}."
+            )
         tensor = features.detach()
     else:
         tensor = torch.from_numpy(as_float_array(features, "features", ndim=2))
     device = torch.device(device) if device is not None else tensor.device
-    tensor = tensor.to(device=device, dtype=torch.float32 if device.type == "cuda" else torch.float64)
+    tensor = tensor.to(
+        device=device, dtype=torch.float32 if device.type == "cuda" else torch.float64
+    )
     if not torch.isfinite(tensor).all():
         raise ValueError("features has NaN or infinite entries; every entry must be finite.")
     norms = torch.linalg.vector_norm(tensor, dim=1, keepdim=True)
@@ -120,7 +127,10 @@ def _symmetric_csr(neighbours: np.ndarray, cosines: np.ndarray, mapping: str) ->
     low, high = low[first], high[first]
     values = _map(np.clip(cosines.ravel()[first], -1.0, 1.0), mapping)
     matrix = sp.csr_matrix(
-        (np.concatenate([values, values]), (np.concatenate([low, high]), np.concatenate([high, low]))),
+        (
+            np.concatenate([values, values]),
+            (np.concatenate([low, high]), np.concatenate([high, low])),
+        ),
         shape=(n, n),
     )
     matrix.sort_indices()

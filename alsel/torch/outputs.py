@@ -25,12 +25,17 @@ import torch.nn.functional as F
 _HINT = "pass output=, a callable from the model's output to a (B, C, H, W) logits tensor"
 
 
-def logits_from_output(raw: object, output: Callable[[object], object] | None = None) -> torch.Tensor:
+def logits_from_output(
+    raw: object, output: Callable[[object], object] | None = None
+) -> torch.Tensor:
     """The (B, C, h, w) logits tensor in a model's raw output (see the module docstring)."""
     if output is not None:
         logits = output(raw)
         if not isinstance(logits, torch.Tensor):
-            raise TypeError(f"output= must return a torch.Tensor (B, C, H, W); it returned {type(logits).__name__}.")
+            raise TypeError(
+                "output= must return a torch.Tensor (B, C, H, W); "
+                f"it returned {type(logits).__name__}."
+            )
         return logits
     return _find_logits(raw, depth=0)
 
@@ -54,7 +59,9 @@ def _find_logits(raw: object, depth: int) -> torch.Tensor:
 
 def _seg_logits(sample: object) -> torch.Tensor:
     logits = sample.seg_logits
-    return logits.data if hasattr(logits, "data") and not isinstance(logits, torch.Tensor) else logits
+    return (
+        logits.data if hasattr(logits, "data") and not isinstance(logits, torch.Tensor) else logits
+    )
 
 
 def check_logits(
@@ -79,7 +86,9 @@ def check_logits(
             "pass output=lambda out: out.permute(0, 3, 1, 2)."
         )
     if not logits.is_floating_point():
-        raise TypeError(f"batch {index}: the model's logits must be floating point; got {logits.dtype}.")
+        raise TypeError(
+            f"batch {index}: the model's logits must be floating point; got {logits.dtype}."
+        )
     logits = logits.float()
     if tuple(logits.shape[-2:]) != tuple(size):
         logits = F.interpolate(logits, size=size, mode="bilinear", align_corners=False)

@@ -31,7 +31,9 @@ def class_presence(
     lse_sharpness: float,
 ) -> torch.Tensor:
     """p (B, C) in [0, 1] from float logits (B, C, H, W) and kept-pixel weights (B, 1, H, W)."""
-    probabilities = torch.softmax(logits, dim=1) if activation == "softmax" else torch.sigmoid(logits)
+    probabilities = (
+        torch.softmax(logits, dim=1) if activation == "softmax" else torch.sigmoid(logits)
+    )
     if reduction == "mean":
         return masked_mean(probabilities, weights)
     if reduction == "max":

@@ -29,7 +29,9 @@ class RowBuffer:
 
     def append(self, block: torch.Tensor) -> None:
         if self._data is None:
-            self._data = block.new_empty((max(self._capacity, len(block)), block.shape[1]), dtype=torch.float32)
+            self._data = block.new_empty(
+                (max(self._capacity, len(block)), block.shape[1]), dtype=torch.float32
+            )
         elif block.shape[1] != self._data.shape[1]:
             raise ValueError(
                 f"{self.what} changed size between batches ({self._data.shape[1]}, then "

@@ -59,14 +59,26 @@ def pool_scores(
     if knn is not None:
         check_knn(knn, n_images=None)
     prediction = predict_pool(
-        model, images, num_classes=num_classes, reduction=reduction, activation=activation,
-        lse_sharpness=lse_sharpness, features=features, output=output, device=device,
-        autocast=autocast, progress=progress,
+        model,
+        images,
+        num_classes=num_classes,
+        reduction=reduction,
+        activation=activation,
+        lse_sharpness=lse_sharpness,
+        features=features,
+        output=output,
+        device=device,
+        autocast=autocast,
+        progress=progress,
     )
     G = scores.confidence(prediction.p, alpha=alpha, mapping=confidence_mapping, eps=eps)
     if knn is None:
         return G, scores.redundancy(prediction.features, redundancy_mapping)
     R = knn_redundancy(
-        prediction.features, knn, redundancy_mapping, device=resolve_device(model, device), chunk_size=chunk_size
+        prediction.features,
+        knn,
+        redundancy_mapping,
+        device=resolve_device(model, device),
+        chunk_size=chunk_size,
     )
     return G, R
