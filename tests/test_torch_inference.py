@@ -306,7 +306,7 @@ def test_ignore_mask_weights_a_lower_resolution_feature_map():
 def test_autocast_on_the_cpu_is_close_to_float32():
     model, images = TensorModel(), pool()
     exact = predict_pool(model, [images], progress=False)
-    bf16 = predict_pool(model, [images], autocast=True, progress=False)
+    bf16 = predict_pool(model, batches(images, 3), autocast=True, progress=False)
     np.testing.assert_allclose(bf16.p, exact.p, atol=2e-2)
 
 

@@ -140,7 +140,7 @@ def predict_pool(
             f"output must be a callable (raw output -> logits tensor); got {type(output).__name__}."
         )
     device = resolve_device(model, device)
-    amp = _autocast(device, autocast)
+    amp_dtype = _autocast_dtype(device, autocast)
     feature_source = FeatureSource(model, features)
 
     n_images = _pool_length(images)
@@ -155,7 +155,7 @@ def predict_pool(
         for index, item in enumerate(images):
             batch = as_batch(item, device, index)
             feature_source.before_forward()
-            with amp:
+            with _autocast(device, amp_dtype):
                 raw = model(batch.images)
             logits = check_logits(
                 logits_from_output(raw, output), len(batch), batch.size, num_classes, index
@@ -206,17 +206,20 @@ def resolve_device(model: torch.nn.Module, device: str | torch.device | None) ->
     return device
 
 
-def _autocast(
-    device: torch.device, autocast: bool | torch.dtype
-) -> contextlib.AbstractContextManager:
+def _autocast_dtype(device: torch.device, autocast: bool | torch.dtype) -> torch.dtype | None:
+    """The dtype ``autocast=`` asks for on ``device``, or None for no autocast."""
     if autocast is False:
-        return contextlib.nullcontext()
+        return None
     if autocast is True:
-        dtype = torch.float16 if device.type == "cuda" else torch.bfloat16
-    elif isinstance(autocast, torch.dtype):
-        dtype = autocast
-    else:
-        raise TypeError(f"autocast must be True, False or a torch.dtype; got {autocast!r}.")
+        return torch.float16 if device.type == "cuda" else torch.bfloat16
+    if isinstance(autocast, torch.dtype):
+        return autocast
+    raise TypeError(f"autocast must be True, False or a torch.dtype; got {autocast!r}.")
+
+
+def _autocast(device: torch.device, dtype: torch.dtype | None) -> contextlib.AbstractContextManager:
+    if dtype is None:
+        return contextlib.nullcontext()
     return torch.autocast(device_type=device.type, dtype=dtype)
 
 
