@@ -1,0 +1,145 @@
+"""k-nearest-neighbour sparse R, computed in row blocks on a device without ever holding N x N.
+
+Convention (shared with ``alsel.scores.redundancy(features, knn=k)`` on the NumPy side): a
+``scipy.sparse`` CSR (N, N) matrix, symmetric, holding the union of each image's k nearest
+neighbours by cosine similarity (itself excluded), valued by the mapped cosine of the pair and
+stored as both (i, j) and (j, i); no diagonal. The mapping applies to the stored cosines with
+the names of :mod:`alsel.scores`: "minmax" over the stored values, "affine" = (1 + cos) / 2,
+"none". Stored entries stay stored even when their mapped value is 0 (the smallest under
+"minmax"), so the sparsity pattern is always the neighbour graph.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+
+from alsel import scores
+from alsel._validation import as_count, as_float_array, check_choice
+
+SIMILARITY_BLOCK = 2**24  # entries of one (rows x N) block of similarities: 128 MiB in float64
+
+
+def knn_redundancy(
+    features: object,
+    knn: int,
+    mapping: str = "minmax",
+    *,
+    device: str | torch.device | None = None,
+    chunk_size: int | None = None,
+) -> sp.csr_matrix:
+    """Sparse redundancy R (N, N): cosine similarity to each image's ``knn`` nearest neighbours.
+
+    Parameters
+    ----------
+    features : array (N, d) or torch.Tensor
+        One feature vector per image (no all-zero rows).
+    knn : int
+        Neighbours per image, 1 <= knn < N. The union over images is kept, so a row can hold
+        more than ``knn`` entries (i is j's neighbour but not the other way round).
+    mapping : {"minmax", "affine", "none"}
+        Applied to the stored cosines: "minmax" over the stored values, "affine" = (1 + cos) / 2.
+    device : str, torch.device or None
+        Where the similarities are computed; default the tensor's device, CPU for arrays. On the
+        CPU they are float64, on CUDA float32 (neighbours whose cosines differ by less than
+        about 1e-7 may then be ordered differently than in float64).
+    chunk_size : int or None
+        Rows per block: at most ``chunk_size`` x N similarities exist at once. Default: as many
+        as fit 2**24 entries, at most 1024.
+
+    Returns
+    -------
+    scipy.sparse.csr_matrix (N, N), float64, symmetric, no diagonal.
+    """
+    check_choice(mapping, "mapping", scores.R_MAPPINGS)
+    unit = _unit_rows(features, device)
+    n = unit.shape[0]
+    check_knn(knn, n)
+    if chunk_size is None:
+        chunk_size = max(1, min(1024, SIMILARITY_BLOCK // n))
+    chunk_size = as_count(chunk_size, "chunk_size", minimum=1)
+
+    neighbours = np.empty((n, knn), dtype=np.int64)
+    cosines = np.empty((n, knn), dtype=np.float64)
+    for start in range(0, n, chunk_size):
+        stop = min(n, start + chunk_size)
+        block = unit[start:stop] @ unit.T
+        rows = torch.arange(stop - start, device=block.device)
+        block[rows, rows + start] = -torch.inf  # an image is not its own neighbour
+        top = torch.topk(block, knn, dim=1)
+        neighbours[start:stop] = top.indices.cpu().numpy()
+        cosines[start:stop] = top.values.double().cpu().numpy()
+    return _symmetric_csr(neighbours, cosines, mapping)
+
+
+def check_knn(knn: object, n_images: int | None) -> int:
+    """``knn`` as an int with 1 <= knn < n_images, else ValueError naming the valid range.
+
+    ``n_images=None`` checks only what can be checked before the pool is known (an int >= 1).
+    """
+    upper = f"N = {n_images}" if n_images is not None else "N"
+    valid = isinstance(knn, numbers.Integral) and not isinstance(knn, bool)
+    if not valid or knn < 1 or (n_images is not None and knn >= n_images):
+        raise ValueError(
+            f"knn must be an integer with 1 <= knn < {upper} (the number of images); got {knn!r}."
+        )
+    return int(knn)
+
+
+def _unit_rows(features: object, device: str | torch.device | None) -> torch.Tensor:
+    if isinstance(features, torch.Tensor):
+        if features.ndim != 2 or features.shape[0] == 0:
+            raise ValueError(
+                "features must be a non-empty 2-D tensor (N, d); "
+                f"got shape {tuple(features.shape)}."
+            )
+        tensor = features.detach()
+    else:
+        tensor = torch.from_numpy(as_float_array(features, "features", ndim=2))
+    device = torch.device(device) if device is not None else tensor.device
+    tensor = tensor.to(
+        device=device, dtype=torch.float32 if device.type == "cuda" else torch.float64
+    )
+    if not torch.isfinite(tensor).all():
+        raise ValueError("features has NaN or infinite entries; every entry must be finite.")
+    norms = torch.linalg.vector_norm(tensor, dim=1, keepdim=True)
+    zero = torch.nonzero(norms[:, 0] == 0)
+    if len(zero):
+        raise ValueError(
+            f"features has {len(zero)} all-zero rows (first: image {int(zero[0])}); the cosine is "
+            "undefined for them. Drop those images or use features that are not all zero."
+        )
+    return tensor / norms
+
+
+def _symmetric_csr(neighbours: np.ndarray, cosines: np.ndarray, mapping: str) -> sp.csr_matrix:
+    """The union of the directed neighbour lists, one value per unordered pair, as CSR."""
+    n, k = neighbours.shape
+    source = np.repeat(np.arange(n, dtype=np.int64), k)
+    target = neighbours.ravel()
+    low, high = np.minimum(source, target), np.maximum(source, target)
+    # One value per pair even when both directions found it (the two float products can differ
+    # in the last bit): the first occurrence, so R is exactly symmetric.
+    _, first = np.unique(low * n + high, return_index=True)
+    low, high = low[first], high[first]
+    values = _map(np.clip(cosines.ravel()[first], -1.0, 1.0), mapping)
+    matrix = sp.csr_matrix(
+        (
+            np.concatenate([values, values]),
+            (np.concatenate([low, high]), np.concatenate([high, low])),
+        ),
+        shape=(n, n),
+    )
+    matrix.sort_indices()
+    return matrix
+
+
+def _map(cosines: np.ndarray, mapping: str) -> np.ndarray:
+    if mapping == "minmax":
+        return scores.minmax(cosines)
+    if mapping == "affine":
+        return (1.0 + cosines) / 2.0
+    return cosines

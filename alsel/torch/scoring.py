@@ -1,0 +1,84 @@
+"""G and R for ``alsel.select`` in one call: the model pass, then :mod:`alsel.scores`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+
+from alsel import scores
+from alsel._validation import check_choice
+from alsel.torch.features import FeatureSpec
+from alsel.torch.inference import predict_pool, resolve_device
+from alsel.torch.knn import check_knn, knn_redundancy
+
+
+def pool_scores(
+    model: torch.nn.Module,
+    images: Iterable,
+    *,
+    num_classes: int | None = None,
+    knn: int | None = None,
+    alpha: float = 1.0,
+    confidence_mapping: str = "minmax",
+    redundancy_mapping: str = "minmax",
+    eps: float = scores.DEFAULT_EPS,
+    reduction: str = "mean",
+    activation: str = "softmax",
+    lse_sharpness: float = 10.0,
+    features: FeatureSpec = None,
+    output: Callable[[object], torch.Tensor] | None = None,
+    device: str | torch.device | None = None,
+    autocast: bool | torch.dtype = False,
+    progress: bool = True,
+    chunk_size: int | None = None,
+) -> tuple[np.ndarray, np.ndarray | sp.csr_matrix]:
+    """Confidence G (C, N) and redundancy R from one pass of ``model`` over the pool.
+
+    ``G = alsel.scores.confidence(p, alpha, confidence_mapping, eps)`` and, by default,
+    ``R = alsel.scores.redundancy(features, redundancy_mapping)`` (dense N x N), where p and
+    the features come from :func:`predict_pool` (see it for ``num_classes``, ``reduction``,
+    ``activation``, ``lse_sharpness``, ``features``, ``output``, ``device``, ``autocast`` and
+    ``progress``).
+
+    With ``knn=k``, R is instead the symmetric k-nearest-neighbour sparse matrix of
+    :func:`knn_redundancy` (CSR, mapping over the stored cosines), computed in blocks of
+    ``chunk_size`` rows on the model's device. ``select()`` takes dense R only for now.
+
+    Returns
+    -------
+    (G, R) : G ndarray (C, N); R ndarray (N, N), or scipy.sparse.csr_matrix with ``knn``.
+    """
+    # Argument errors before the (long) pass, not after it.
+    check_choice(redundancy_mapping, "redundancy_mapping", scores.R_MAPPINGS)
+    check_choice(confidence_mapping, "confidence_mapping", scores.G_MAPPINGS)
+    if not alpha > 0:
+        raise ValueError(f"alpha must be > 0; got {alpha}.")
+    if knn is not None:
+        check_knn(knn, n_images=None)
+    prediction = predict_pool(
+        model,
+        images,
+        num_classes=num_classes,
+        reduction=reduction,
+        activation=activation,
+        lse_sharpness=lse_sharpness,
+        features=features,
+        output=output,
+        device=device,
+        autocast=autocast,
+        progress=progress,
+    )
+    G = scores.confidence(prediction.p, alpha=alpha, mapping=confidence_mapping, eps=eps)
+    if knn is None:
+        return G, scores.redundancy(prediction.features, redundancy_mapping)
+    R = knn_redundancy(
+        prediction.features,
+        knn,
+        redundancy_mapping,
+        device=resolve_device(model, device),
+        chunk_size=chunk_size,
+    )
+    return G, R
