@@ -12,14 +12,12 @@ from . import solvers
 from ._validation import as_count, check_choice
 from .certificate import certify
 from .errors import SolverError
-from .formulations import FORMULATIONS, build_lp
+from .formulations import FORMULATIONS, INTEGRAL_FORMULATIONS, build_lp
 from .problem import SelectionProblem
 from .rounding import ROUNDINGS
 from .selection import Selection
 
 logger = logging.getLogger(__name__)
-
-INTEGRAL_FORMULATIONS = ("exact",)
 
 
 def select(
@@ -124,7 +122,7 @@ def select(
             )
     else:
         certificate = certify(lp, solution.x, solution.row_dual)
-        lower_bound = lp.dual_bound(solution.row_dual) if solution.row_dual is not None else -np.inf
+        lower_bound = lp.dual_bound(solution.row_dual, x=solution.x) if solution.row_dual is not None else -np.inf
         relaxed_M = np.clip(lp.index.M_of(solution.x), 0.0, 1.0)
         M = ROUNDINGS[rounding_name](problem, relaxed_M, seed)
     rounded = time.perf_counter()

@@ -94,6 +94,22 @@ def pair_rows(pair_i: np.ndarray, pair_j: np.ndarray, z_cols: np.ndarray, v_star
     return RowBlock("pair", len(pair_i), 3, -np.inf, 1.0, fill)
 
 
+def mccormick_rows(
+    pair_i: np.ndarray, pair_j: np.ndarray, z_cols: np.ndarray, v_start: int
+) -> RowBlock:
+    """v_i + v_j - z_k <= 1 for each pair k of distinct images: McCormick's z >= v_i + v_j - 1."""
+
+    def fill(indices: np.ndarray, data: np.ndarray) -> None:
+        np.minimum(pair_i, pair_j, out=indices[:, 0])
+        np.maximum(pair_i, pair_j, out=indices[:, 1])
+        indices[:, :2] += v_start
+        indices[:, 2] = z_cols
+        data[:, :2] = 1.0
+        data[:, 2] = -1.0
+
+    return RowBlock("mccormick", len(pair_i), 3, -np.inf, 1.0, fill)
+
+
 def standard_blocks(problem: SelectionProblem) -> list[RowBlock]:
     """The rows every formulation shares: budget, per-image capacity, and M_ij <= v_i."""
     n, c = problem.n_images, problem.n_classes
@@ -106,8 +122,14 @@ def assemble(
     index: VariableIndex,
     z_cost: np.ndarray,
     formulation: str,
+    v_cost: np.ndarray | None = None,
+    hessian: sp.csr_array | None = None,
+    hessian_shift: float = 0.0,
 ) -> LinearProgram:
-    """Stack row blocks into one canonical CSR LP over columns [vec(M), v, z], all in [0, 1]."""
+    """Stack row blocks into one canonical CSR LP over columns [vec(M), v, z], all in [0, 1].
+
+    Costs: G on vec(M), ``v_cost`` on v (zeros by default), ``z_cost`` on z; ``hessian`` and
+    ``hessian_shift`` go to the LinearProgram unchanged (formulation "qp")."""
     n_cols = index.z.stop
     n_rows = sum(block.n_rows for block in blocks)
     nnz = sum(block.n_rows * block.row_length for block in blocks)
@@ -138,7 +160,7 @@ def assemble(
     A.has_sorted_indices = True  # every block writes its rows' columns in increasing order
     cost = np.empty(n_cols)
     cost[index.m] = problem.G.T.ravel()
-    cost[index.v] = 0.0
+    cost[index.v] = 0.0 if v_cost is None else v_cost
     cost[index.z] = z_cost
     return LinearProgram(
         c=cost,
@@ -151,6 +173,8 @@ def assemble(
         formulation=formulation,
         row_blocks=row_blocks,
         source=problem,
+        hessian=hessian,
+        hessian_shift=hessian_shift,
     )
 
 
