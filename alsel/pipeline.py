@@ -40,8 +40,9 @@ def select(
     ----------
     G : array (C, N)
         Confidence per (class, image), classes first as in the paper (:func:`alsel.scores.confidence`).
-    R : array (N, N)
-        Redundancy between images, symmetric and >= 0 (:func:`alsel.scores.redundancy`).
+    R : array (N, N) or scipy.sparse matrix (N, N)
+        Redundancy between images, symmetric and >= 0 (:func:`alsel.scores.redundancy`; with
+        ``knn=k`` it is sparse, for formulation "sparse").
     B : int
         Number of queries.
     C_max : int
@@ -51,14 +52,18 @@ def select(
     solver : str
         Backend name: "highs", "glop", "ortools-pdlp", "gurobi", "cvxpy", "pdlp", "pdlp-cuda"
         for relaxations;
-        "highs", "gurobi", "scip" for "exact" (``alsel.solvers.available()`` says which are
-        usable here).
-    formulation : {"symmetric", "paper", "exact"}
+        "highs", "gurobi", "scip" for "exact"; "highs", "cvxpy", "gurobi" for "qp"
+        (``alsel.solvers.available()`` says which are usable here).
+    formulation : {"symmetric", "paper", "sparse", "mccormick", "qp", "exact", "exact-literal"}
         "symmetric" and "paper" solve the LP relaxation of Eq. 8 (same value; "symmetric" is
-        half the size) and round it; "exact" solves the integral problem to proven optimality.
+        half the size), "sparse" the same over the stored pairs of a sparse R only,
+        "mccormick" a tighter LP (z >= v_i + v_j - 1, exact diagonal), "qp" the convex QP
+        relaxation (R positive semidefinite); each is then rounded. "exact" solves the
+        integral problem to proven optimality (McCormick MILP with valid cuts);
+        "exact-literal" does so on Eq. 8 with every variable binary. docs/formulations.md.
     rounding : {"topb"} or None
         How the relaxed M becomes a selection; default "topb" (the paper's). Must be left unset
-        for "exact", whose solution is already integral.
+        for "exact" and "exact-literal", whose solution is already integral.
     seed : int
         Seed of the rounding's tie-breaking.
     time_limit : float or None

@@ -37,7 +37,7 @@ def check_contract(selection: alsel.Selection, problem: alsel.SelectionProblem) 
 @settings(max_examples=40)
 @given(
     problem=tiny_problems(max_images=6, max_classes=3),
-    formulation=st.sampled_from(["paper", "symmetric", "exact"]),
+    formulation=st.sampled_from(["paper", "symmetric", "exact", "sparse", "mccormick", "exact-literal"]),
     seed=st.integers(0, 3),
 )
 def test_every_selection_satisfies_the_contract(problem, formulation, seed):

@@ -17,11 +17,13 @@ import numpy as np
 from ..lp import LinearProgram
 from ..problem import SelectionProblem
 from . import symmetric
+from ._pairs import require_dense
 
 NAME = "exact-literal"
 
 
 def build(problem: SelectionProblem) -> LinearProgram:
     """The symmetric model with all columns integral (needs a dense R)."""
+    require_dense(problem, NAME)
     lp = symmetric.build(problem)
     return dataclasses.replace(lp, integrality=np.ones(lp.num_cols, dtype=bool), formulation=NAME)
