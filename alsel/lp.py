@@ -3,9 +3,9 @@
     min  c^T x + offset   s.t.   row_lower <= A x <= row_upper,   col_lower <= x <= col_upper
 
 with an optional integrality mask, and an optional convex quadratic term 1/2 x^T Q x in the
-objective (``hessian``; formulation "qp") that only the backends with ``supports_qp`` accept. Variable order is always vec(M) row-major (index i*C + j),
-then v (N), then the z block; :class:`VariableIndex` maps columns back to M, v and the image pairs
-of each z.
+objective (``hessian``; formulation "qp") that only the backends with ``supports_qp`` accept.
+Variable order is always vec(M) row-major (index i*C + j), then v (N), then the z block;
+:class:`VariableIndex` maps columns back to M, v and the image pairs of each z.
 """
 
 from __future__ import annotations
@@ -60,7 +60,8 @@ class VariableIndex:
 
 @dataclass(frozen=True, eq=False)
 class LinearProgram:
-    """A sparse LP (or MILP when ``integrality`` is set) in row-bounded form.
+    """A sparse LP in row-bounded form (a MILP when ``integrality`` is set, a convex QP with
+    ``hessian``).
 
     Attributes
     ----------
@@ -166,7 +167,8 @@ class LinearProgram:
         if x is None:
             raise ValueError(
                 "this LinearProgram is a QP (formulation 'qp'): its dual bound and certificate "
-                "linearize the objective at a primal point; pass x, e.g. dual_bound(y, x=solution.x)."
+                "linearize the objective at a primal point; pass x, e.g. "
+                "dual_bound(y, x=solution.x)."
             )
         x = np.asarray(x, dtype=np.float64)
         if x.shape != (self.num_cols,):

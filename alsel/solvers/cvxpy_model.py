@@ -5,7 +5,8 @@ LP was built from (``lp.source``), in cvxpy's own algebra — M (N, C), v (N), z
 image pairs, or for "qp" lam v^T R v itself (a dense R through its eigen-factor) — solves it
 with an installed cvxpy solver (Clarabel, an interior-point method, by default, so that nothing
 is shared with HiGHS), and maps the primal and dual answers back to the LP's column and row
-order so that alsel's certificate judges them on our matrix. A disagreement therefore exposes a bug in either statement of the model.
+order so that alsel's certificate judges them on our matrix. A disagreement therefore exposes
+a bug in either statement of the model.
 """
 
 from __future__ import annotations
@@ -192,7 +193,9 @@ class CvxpyBackend:
 
         status = _STATUS.get(model.status, "error")
         has_point = M.value is not None
-        x = np.concatenate([M.value.ravel(), v.value, *(np.ravel(z_k.value) for z_k in z)]) if has_point else None
+        x = None
+        if has_point:
+            x = np.concatenate([M.value.ravel(), v.value, *(np.ravel(z_k.value) for z_k in z)])
         has_duals = has_point and constraints[0].dual_value is not None
         stats = model.solver_stats
         return LPSolution(

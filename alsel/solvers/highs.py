@@ -201,7 +201,9 @@ class HighsBackend:
         lower = sp.tril(lp.hessian, format="csc")
         lower.sort_indices()
         if lower.nnz >= np.iinfo(np.int32).max:
-            raise SolverError(f"the Hessian has {lower.nnz} nonzeros, more than HiGHS's 32-bit indices hold.")
+            raise SolverError(
+                f"the Hessian has {lower.nnz} nonzeros, more than HiGHS's 32-bit indices hold."
+            )
         status = highs.passHessian(
             lp.num_cols,
             int(lower.nnz),
