@@ -97,8 +97,8 @@ def _extreme_eigenvalues(R) -> tuple[float, float]:
 
     n = R.shape[0]
     scale = float(abs(R).max()) if n else 0.0
-    if n <= 600 and not sp.issparse(R):
-        values = np.linalg.eigvalsh(np.asarray(R))
+    if n <= 600:
+        values = np.linalg.eigvalsh(R.toarray() if sp.issparse(R) else np.asarray(R))
         low, high = float(values[0]), float(values[-1])
     else:
         high = float(eigsh(R, k=1, which="LA", return_eigenvectors=False, tol=1e-10)[0])

@@ -19,6 +19,12 @@ primal point x and row duals y:
 
 Every backend's answer is judged by these same three numbers. For an integral problem there are
 no duals: the dual residual is nan and the gap uses the solver's proven bound as q.
+
+For a convex QP (``lp.hessian`` Q, objective 1/2 x'Qx + c'x + offset) the certificate of (x, y)
+is that of the LP linearized at x (LinearProgram.linearized): cost c + Qx and offset
+offset - 1/2 x'Qx. So p is the QP's objective f(x), the reduced costs are d = c + Qx - A'y
+(the QP's dual residual), and q is the Wolfe dual objective of (x, y), a valid lower bound on the
+QP; ||c|| in the dual residual's scale becomes ||c + Qx||.
 """
 
 from __future__ import annotations
@@ -184,6 +190,7 @@ def certify(
     x = np.asarray(x, dtype=np.float64)
     if x.shape != (lp.num_cols,):
         raise ValueError(f"x must have shape ({lp.num_cols},); got {x.shape}.")
+    lp = lp.linearized(x)  # a QP is judged by its linearization at x (module docstring)
     data = KKTData.from_lp(lp)
     if y is None:
         activity = lp.A @ x

@@ -2,15 +2,18 @@
 
     min  c^T x + offset   s.t.   row_lower <= A x <= row_upper,   col_lower <= x <= col_upper
 
-with an optional integrality mask. Variable order is always vec(M) row-major (index i*C + j),
-then v (N), then the z block; :class:`VariableIndex` maps columns back to M, v and the image pairs
-of each z.
+with an optional integrality mask, and an optional convex quadratic term 1/2 x^T Q x in the
+objective (``hessian``; formulation "qp") that only the backends with ``supports_qp`` accept.
+Variable order is always vec(M) row-major (index i*C + j), then v (N), then the z block;
+:class:`VariableIndex` maps columns back to M, v and the image pairs of each z.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
+
+import dataclasses
 
 import numpy as np
 import scipy.sparse as sp
@@ -57,7 +60,8 @@ class VariableIndex:
 
 @dataclass(frozen=True, eq=False)
 class LinearProgram:
-    """A sparse LP (or MILP when ``integrality`` is set) in row-bounded form.
+    """A sparse LP in row-bounded form (a MILP when ``integrality`` is set, a convex QP with
+    ``hessian``).
 
     Attributes
     ----------
@@ -83,6 +87,12 @@ class LinearProgram:
         The problem it was built from. Backends read only the arrays above; the one exception is
         the "cvxpy" backend, which restates the model from ``source`` in cvxpy's own algebra to
         cross-check the builder.
+    hessian : scipy.sparse.csr_array (n, n) or None
+        Q of a quadratic objective 1/2 x^T Q x + c^T x + offset: symmetric (both triangles
+        stored) and positive semidefinite, so the problem is a convex QP. None for an LP.
+    hessian_shift : float
+        A mu >= 0 with Q + mu I positive semidefinite: 0 for a convex Q; the rounding-level
+        negative curvature a formulation accepted otherwise (see :meth:`dual_bound`).
     """
 
     c: np.ndarray
@@ -97,6 +107,8 @@ class LinearProgram:
     row_blocks: dict[str, slice] = field(default_factory=dict)
     offset: float = 0.0
     source: SelectionProblem | None = field(default=None, repr=False)
+    hessian: sp.csr_array | None = field(default=None, repr=False)
+    hessian_shift: float = 0.0
 
     @property
     def num_rows(self) -> int:
@@ -114,13 +126,65 @@ class LinearProgram:
     def is_mip(self) -> bool:
         return self.integrality is not None and bool(self.integrality.any())
 
+    @property
+    def is_qp(self) -> bool:
+        """Whether the objective has a (nonzero) quadratic term 1/2 x^T Q x."""
+        return self.hessian is not None and self.hessian.nnz > 0
+
     def size(self) -> dict[str, int]:
-        """Rows, columns and nonzeros, for reports."""
-        return {"rows": self.num_rows, "cols": self.num_cols, "nnz": self.nnz}
+        """Rows, columns and nonzeros (and the Hessian's nonzeros for a QP), for reports."""
+        size = {"rows": self.num_rows, "cols": self.num_cols, "nnz": self.nnz}
+        if self.hessian is not None:
+            size["hessian_nnz"] = int(self.hessian.nnz)
+        return size
 
     def objective_value(self, x: np.ndarray) -> float:
-        """c^T x + offset."""
-        return float(self.c @ x) + self.offset
+        """c^T x + offset (+ 1/2 x^T Q x for a QP)."""
+        value = float(self.c @ x) + self.offset
+        if self.is_qp:
+            value += 0.5 * float(x @ (self.hessian @ x))
+        return value
+
+    def linearized(self, x: np.ndarray) -> LinearProgram:
+        """The LP whose objective is the first-order expansion of this one's at ``x``.
+
+        With g = c + Q x the gradient at x: cost g and offset ``offset - 1/2 x^T Q x``, so its
+        objective g^T x' + offset - 1/2 x^T Q x equals f(x) + g^T (x' - x) and touches f at x.
+        For a convex f it lies below f everywhere, so any lower bound on the linearized LP is one
+        on the QP; its weak-duality bound at row duals y is the Wolfe dual objective of (x, y).
+        An LP is returned unchanged.
+        """
+        if not self.is_qp:
+            return self
+        x = self._point(x)
+        Qx = self.hessian @ x
+        return dataclasses.replace(
+            self, c=self.c + Qx, offset=self.offset - 0.5 * float(x @ Qx), hessian=None,
+            hessian_shift=0.0,
+        )
+
+    def _point(self, x: object) -> np.ndarray:
+        if x is None:
+            raise ValueError(
+                "this LinearProgram is a QP (formulation 'qp'): its dual bound and certificate "
+                "linearize the objective at a primal point; pass x, e.g. "
+                "dual_bound(y, x=solution.x)."
+            )
+        x = np.asarray(x, dtype=np.float64)
+        if x.shape != (self.num_cols,):
+            raise ValueError(f"x must have shape ({self.num_cols},); got {x.shape}.")
+        return x
+
+    def curvature_allowance(self, x: np.ndarray) -> float:
+        """The most that Q's accepted negative curvature (``hessian_shift`` mu) can lower f below
+        its linearization at x over the column box: mu/2 * sum_j max(x_j - lo_j, up_j - x_j)^2
+        over the columns Q touches. 0 for a convex Q."""
+        if not self.is_qp or self.hessian_shift <= 0:
+            return 0.0
+        columns = np.unique(self.hessian.indices)
+        x = self._point(x)[columns]
+        reach = np.maximum(x - self.col_lower[columns], self.col_upper[columns] - x)
+        return 0.5 * self.hessian_shift * float(reach @ reach)
 
     def project_duals(self, y: np.ndarray) -> np.ndarray:
         """y with each entry clipped to the sign its row allows: y_r > 0 only where the lower
@@ -133,6 +197,11 @@ class LinearProgram:
         """(row term, finite column term, whether a nonzero d_j meets an infinite bound)."""
         from .certificate import KKTData, row_and_column_terms
 
+        if self.is_qp:
+            raise ValueError(
+                "this LinearProgram is a QP: use dual_bound(y, x=...) or linearized(x), which "
+                "account for the quadratic term."
+            )
         y = np.asarray(y, dtype=np.float64)
         if y.shape != (self.num_rows,):
             raise ValueError(f"y must have shape ({self.num_rows},); got {y.shape}.")
@@ -148,15 +217,24 @@ class LinearProgram:
         rows, cols, _ = self._dual_terms(y)
         return rows + cols + self.offset
 
-    def dual_bound(self, y: np.ndarray) -> float:
-        """A lower bound on the LP optimum from any row-dual vector y (weak duality).
+    def dual_bound(self, y: np.ndarray, x: np.ndarray | None = None) -> float:
+        """A lower bound on the LP (or convex QP) optimum from any row-dual vector y (weak duality).
 
         y is first projected onto the signs its rows allow (:meth:`project_duals`). With reduced
         costs d = c - A^T y, every feasible x satisfies
         c^T x >= sum_r (y_r^+ l_r - y_r^- u_r) + sum_j min(d_j lo_j, d_j up_j),
         which is the bound returned (-inf where an infinite column bound meets a nonzero d_j).
         It holds whatever solver produced y and however inexact y is; it is PDLP's "corrected
-        dual objective".
+        dual objective". ``x`` is ignored for an LP.
+
+        For a QP, f(x') >= f(x) + grad f(x)^T (x' - x) for every x' (f is convex), so the bound
+        of the linearized LP at ``x`` (:meth:`linearized`, required) bounds the QP: it is the
+        Wolfe dual objective of (x, y), and equals the optimum at an optimal (x, y). Where Q is
+        PSD only up to rounding (``hessian_shift`` mu > 0), :meth:`curvature_allowance` is
+        subtracted, which keeps the bound valid for every x' in the column box.
         """
+        if self.is_qp:
+            point = self._point(x)
+            return self.linearized(point).dual_bound(y) - self.curvature_allowance(point)
         rows, cols, unbounded = self._dual_terms(y)
         return -np.inf if unbounded else rows + cols + self.offset

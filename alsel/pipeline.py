@@ -12,15 +12,13 @@ from . import solvers
 from ._validation import as_count, check_choice
 from .certificate import certify
 from .errors import SolverError
-from .formulations import FORMULATIONS, build_lp
+from .formulations import FORMULATIONS, INTEGRAL_FORMULATIONS, build_lp
 from .problem import SelectionProblem
 from .bounds import lower_bound as combinatorial_lower_bound
 from .rounding import NEEDS_RELAXATION, ROUNDINGS
 from .selection import Selection
 
 logger = logging.getLogger(__name__)
-
-INTEGRAL_FORMULATIONS = ("exact",)
 
 #: The default pipeline (docs/relaxation.md says why): no relaxation, greedy then local search,
 #: the combinatorial lower bound.
@@ -55,8 +53,9 @@ def select(
     ----------
     G : array (C, N)
         Confidence per (class, image), classes first as in the paper (:func:`alsel.scores.confidence`).
-    R : array (N, N)
-        Redundancy between images, symmetric and >= 0 (:func:`alsel.scores.redundancy`).
+    R : array (N, N) or scipy.sparse matrix (N, N)
+        Redundancy between images, symmetric and >= 0 (:func:`alsel.scores.redundancy`; with
+        ``knn=k`` it is sparse, for formulation "sparse").
     B : int
         Number of queries.
     C_max : int
@@ -65,17 +64,21 @@ def select(
         Weight of the redundancy term.
     formulation : str or None
         None (default): no relaxation. "symmetric" and "paper": the LP relaxation of Eq. 8 (same
-        value; "symmetric" is half the size), then rounded. "exact": the integral problem solved
-        to proven optimality (small N). ``alsel.FORMULATIONS`` lists them all.
+        value; "symmetric" is half the size); "sparse" the same over the stored pairs of a sparse
+        R only; "mccormick" a tighter LP (z >= v_i + v_j - 1, exact diagonal); "qp" the convex QP
+        relaxation (R positive semidefinite); each is then rounded. "exact" solves the integral
+        problem to proven optimality (McCormick MILP with valid cuts); "exact-literal" does so
+        on Eq. 8 with every variable binary. ``alsel.FORMULATIONS``; docs/formulations.md.
     rounding : str or None
         How the selection is made: "greedy+local" (default without a formulation), "greedy",
         "topb" (the paper's; default with a formulation), "randomized", "local" ("topb" then
         local search) or "<base>+local". "topb", "randomized" and "local" round a relaxation, so
-        they need a formulation. Must be left unset for "exact".
+        they need a formulation. Must be left unset for "exact" and "exact-literal".
     solver : str or None
         Backend for the relaxation (default "highs"): "highs", "glop", "ortools-pdlp", "gurobi",
-        "cvxpy", "pdlp", "pdlp-cuda", "cupdlpx"; "highs", "gurobi", "scip" for "exact"
-        (``alsel.solvers.available()`` says which are usable here). Only with a formulation.
+        "cvxpy", "pdlp", "pdlp-cuda", "cupdlpx"; "highs", "gurobi", "scip" for "exact"; "highs",
+        "cvxpy", "gurobi" for "qp" (``alsel.solvers.available()`` says which are usable here).
+        Only with a formulation.
     seed : int
         Seed of the rounding's random choices (tie-breaking, samples).
     time_limit : float or None
@@ -146,7 +149,8 @@ def select(
             )
     else:
         certificate = certify(lp, solution.x, solution.row_dual)
-        relaxation_bound = lp.dual_bound(solution.row_dual) if solution.row_dual is not None else -np.inf
+        relaxation_bound = (lp.dual_bound(solution.row_dual, x=solution.x)
+                            if solution.row_dual is not None else -np.inf)
         relaxed_M = np.clip(lp.index.M_of(solution.x), 0.0, 1.0)
         M = ROUNDINGS[rounding_name](problem, relaxed_M, seed)
     rounded = time.perf_counter()
@@ -167,6 +171,7 @@ def select(
             "solver_seconds": solution.seconds,
             "handover_seconds": solution.handover_seconds,
             "lp_size": lp.size(),
+            "relaxation_bound": float(relaxation_bound),
             **solution.info,
         },
     )

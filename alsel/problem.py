@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.sparse as sp
 
 from ._validation import as_count, as_float_array, as_nonnegative_float
 
@@ -24,8 +25,10 @@ class SelectionProblem:
     G : array (C, N)
         Confidence of the model in the presence of class j in image i, classes first as in the
         paper (Eq. 2). Low values are the pairs worth asking about.
-    R : array (N, N)
+    R : array (N, N) or scipy.sparse matrix (N, N)
         Redundancy between images (Eq. 3), symmetric and non-negative (Theorem 1 needs R >= 0).
+        A sparse R (e.g. ``alsel.scores.redundancy(features, knn=k)``) means r_ij = 0 for every
+        pair it does not store; formulation "sparse" then creates one z per stored pair only.
     B : int
         Number of queries, 1 <= B <= N * min(C, C_max).
     C_max : int
@@ -33,8 +36,10 @@ class SelectionProblem:
     lam : float
         Weight of the redundancy term, >= 0.
 
-    The arrays are stored as read-only float64 copies. ``select()`` optimizes the G and R it is
-    given; mapping scores into [0, 1] belongs to :mod:`alsel.scores`.
+    The arrays are stored as read-only float64 copies; a sparse R as a canonical
+    ``scipy.sparse.csr_array`` (sorted indices, no duplicates, no explicit zeros) whose arrays
+    are read-only. ``select()`` optimizes the G and R it is given; mapping scores into [0, 1]
+    belongs to :mod:`alsel.scores`.
     """
 
     G: np.ndarray
@@ -45,7 +50,7 @@ class SelectionProblem:
 
     def __post_init__(self) -> None:
         G = as_float_array(self.G, "G", ndim=2)
-        R = as_float_array(self.R, "R", ndim=2)
+        R = _as_redundancy(self.R)
         if R.shape[0] != R.shape[1]:
             raise ValueError(f"R must be square (N, N); got shape {R.shape}.")
         n_images = R.shape[0]
@@ -59,14 +64,17 @@ class SelectionProblem:
                 f"G has shape {G.shape} but must be (C, N) with N = {n_images} images, "
                 f"the size of R {R.shape}."
             )
-        if (R < 0).any():
+        values = R.data if sp.issparse(R) else R
+        if values.size and values.min() < 0:
             raise ValueError(
-                f"R has negative entries (min {R.min():.4g}); Theorem 1 needs R >= 0. Map the "
+                f"R has negative entries (min {values.min():.4g}); Theorem 1 needs R >= 0. Map the "
                 "cosine similarities into [0, 1] with alsel.scores.redundancy(features, "
                 "mapping='minmax' or 'affine')."
             )
-        asymmetry = float(np.max(np.abs(R - R.T)))
-        if asymmetry > SYMMETRY_TOL * max(1.0, float(np.max(np.abs(R)))):
+        difference = R - R.T
+        asymmetry = float(abs(difference).max()) if (not sp.issparse(R) or difference.nnz) else 0.0
+        r_max = float(values.max()) if values.size else 0.0
+        if asymmetry > SYMMETRY_TOL * max(1.0, r_max):
             raise ValueError(
                 f"R must be symmetric: max|R - R.T| = {asymmetry:.3g} exceeds the tolerance "
                 f"{SYMMETRY_TOL:g} * max(1, max|R|). Pass (R + R.T) / 2."
@@ -81,7 +89,7 @@ class SelectionProblem:
                 f"= {largest} is the largest budget. Pass B <= {largest} or raise C_max."
             )
         lam = as_nonnegative_float(self.lam, "lam")
-        for array in (G, R):
+        for array in (G, *((R.data, R.indices, R.indptr) if sp.issparse(R) else (R,))):
             array.setflags(write=False)
         object.__setattr__(self, "G", G)
         object.__setattr__(self, "R", R)
@@ -93,6 +101,11 @@ class SelectionProblem:
     def n_images(self) -> int:
         """N, the number of unlabeled images."""
         return self.R.shape[0]
+
+    @property
+    def R_is_sparse(self) -> bool:
+        """Whether R is stored sparse (a ``scipy.sparse.csr_array``)."""
+        return sp.issparse(self.R)
 
     @property
     def n_classes(self) -> int:
@@ -123,7 +136,10 @@ class SelectionProblem:
         M = self._as_selection_matrix(M)
         uncertainty = float(np.sum(self.G.T[M]))
         chosen = np.flatnonzero(M.any(axis=1))
-        redundancy = float(self.R[np.ix_(chosen, chosen)].sum())
+        if self.R_is_sparse:
+            redundancy = float(self.R[chosen][:, chosen].sum())
+        else:
+            redundancy = float(self.R[np.ix_(chosen, chosen)].sum())
         return uncertainty, redundancy
 
     def objective(self, M: object) -> float:
@@ -135,3 +151,25 @@ class SelectionProblem:
         """Whether binary M (N, C) has exactly B ones and at most C_max in every row."""
         M = self._as_selection_matrix(M)
         return int(M.sum()) == self.B and int(M.sum(axis=1).max()) <= self.C_max
+
+
+def _as_redundancy(R: object) -> np.ndarray | sp.csr_array:
+    """R as a dense float64 array or a canonical float64 csr_array, finite, 2-dimensional."""
+    if not sp.issparse(R):
+        return as_float_array(R, "R", ndim=2)
+    if R.ndim != 2:
+        raise ValueError(f"R must be 2-dimensional; got shape {R.shape}.")
+    if R.dtype == bool or not np.issubdtype(R.dtype, np.number) or np.iscomplexobj(R.data):
+        raise TypeError(f"R must hold real numbers; got a sparse matrix of dtype {R.dtype}.")
+    if 0 in R.shape:
+        raise ValueError(f"R is empty (shape {R.shape}); it needs at least one entry.")
+    csr = sp.csr_array(R, dtype=np.float64, copy=True)
+    csr.sum_duplicates()
+    csr.sort_indices()
+    if not np.isfinite(csr.data).all():
+        bad = int((~np.isfinite(csr.data)).sum())
+        raise ValueError(
+            f"R has {bad} NaN or infinite stored entries; every entry must be finite."
+        )
+    csr.eliminate_zeros()
+    return csr

@@ -15,6 +15,11 @@ Both G and R are mapped into [0, 1] as the paper says; the mapping is a named ch
     No mapping (raw alpha / H, or raw cosine). Raw cosines can be negative, which ``select()``
     rejects.
 
+``redundancy(features, knn=k)`` returns a sparse R instead: the k nearest neighbours of every
+image (symmetrized, diagonal kept), with the same mapped values as the dense R on the pairs it
+stores, computed in chunks of rows without ever holding the N x N matrix
+(:func:`knn_redundancy`). Formulation "sparse" then grows with nnz(R) instead of N^2.
+
 Probabilities are clipped to [eps, 1 - eps] before the entropy, with ``eps = 1e-6`` by default:
 an entropy of 0 would make G infinite, and a float32 model output cannot tell probabilities
 closer to 0 or 1 than about 6e-8 apart anyway. Entropies are in nats.
@@ -28,11 +33,16 @@ mapping="log" with lam ~ 0.01-0.1 lets both terms count.
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
+import scipy.sparse as sp
 
 from ._validation import as_float_array, check_choice
 
 DEFAULT_EPS = 1e-6
+#: Entries of the cosine matrix computed at once by :func:`knn_redundancy` (32 MB of float64).
+CHUNK_ENTRIES = 1 << 22
 G_MAPPINGS = ("minmax", "log", "none")
 R_MAPPINGS = ("minmax", "affine", "none")
 
@@ -88,9 +98,8 @@ def confidence(
     return np.ascontiguousarray(minmax(G) if mapping == "minmax" else G)
 
 
-def cosine_similarity(features: object) -> np.ndarray:
-    """Cosine similarity (N, N) between the rows of ``features`` (N, d); exactly symmetric."""
-    F = as_float_array(features, "features", ndim=2)
+def _unit_rows(F: np.ndarray) -> np.ndarray:
+    """The rows of F scaled to unit length; ValueError naming an all-zero row."""
     norms = np.linalg.norm(F, axis=1)
     zero = np.flatnonzero(norms == 0)
     if zero.size:
@@ -98,14 +107,21 @@ def cosine_similarity(features: object) -> np.ndarray:
             f"features has {zero.size} all-zero rows (first: image {zero[0]}); the cosine is "
             "undefined for them. Drop those images or use features that are not all zero."
         )
-    unit = F / norms[:, None]
+    return F / norms[:, None]
+
+
+def cosine_similarity(features: object) -> np.ndarray:
+    """Cosine similarity (N, N) between the rows of ``features`` (N, d); exactly symmetric."""
+    unit = _unit_rows(as_float_array(features, "features", ndim=2))
     cos = unit @ unit.T
     cos = (cos + cos.T) / 2
     np.clip(cos, -1.0, 1.0, out=cos)
     return cos
 
 
-def redundancy(features: object, mapping: str = "minmax") -> np.ndarray:
+def redundancy(
+    features: object, mapping: str = "minmax", knn: int | None = None
+) -> np.ndarray | sp.csr_array:
     """Redundancy matrix R (N, N) from image features (N, d): cosine similarity (Eq. 3), mapped.
 
     Parameters
@@ -114,11 +130,99 @@ def redundancy(features: object, mapping: str = "minmax") -> np.ndarray:
         One feature vector per image.
     mapping : {"minmax", "affine", "none"}
         "minmax" is the paper's; "affine" = (1 + cos) / 2 keeps R positive semidefinite.
+    knn : int or None
+        None (default): the dense (N, N) matrix. An int k with 1 <= k < N: a sparse R that keeps,
+        for every image, its k nearest neighbours by cosine similarity (itself excluded), see
+        :func:`knn_redundancy`; use it with ``formulation="sparse"``.
+
+    Returns
+    -------
+    numpy array (N, N), or scipy.sparse.csr_array (N, N) when ``knn`` is given
     """
     check_choice(mapping, "mapping", R_MAPPINGS)
+    if knn is not None:
+        return knn_redundancy(features, knn, mapping)
     cos = cosine_similarity(features)
     if mapping == "minmax":
         return minmax(cos)
     if mapping == "affine":
         return (1.0 + cos) / 2.0
     return cos
+
+
+def knn_redundancy(
+    features: object, knn: int, mapping: str = "minmax", chunk_entries: int = CHUNK_ENTRIES
+) -> sp.csr_array:
+    """Sparse redundancy: each image's ``knn`` nearest neighbours by cosine, mapped, symmetric.
+
+    The stored pattern is the union, over images i, of the pairs (i, j) and (j, i) for the knn
+    images j != i of largest cosine with i (ties broken by ``np.argpartition``), plus the whole
+    diagonal. So the result is symmetric, and each row holds between knn + 1 and N entries.
+
+    Values are those of the dense ``redundancy(features, mapping)`` on the stored pairs:
+
+    * a stored pair (i, j) holds the mapped cosine of i and j, computed once per unordered pair
+      so that R is exactly symmetric;
+    * the diagonal holds the mapped self-similarity, cos = 1, so that r_ii (the cost of choosing
+      image i at all: v_i^2 = v_i) stays as in the dense R;
+    * "minmax" maps by the minimum and maximum of the *full* cosine matrix, as the dense R does:
+      each chunk of rows below is a full block of the cosine matrix, so its extremes come for
+      free, and every stored entry equals the dense R's entry (the maximum is the diagonal's 1).
+
+    The cosine matrix is never held whole: rows are processed in chunks of about
+    ``chunk_entries`` entries (chunk_rows x N), so memory is O(N * knn + chunk_entries).
+
+    Parameters
+    ----------
+    features : array (N, d)
+    knn : int
+        Neighbours per image, 1 <= knn < N.
+    mapping : {"minmax", "affine", "none"}
+    chunk_entries : int
+        Entries of the cosine matrix computed at once (>= N; a chunk has at least one row).
+
+    Returns
+    -------
+    scipy.sparse.csr_array (N, N), float64, canonical (sorted indices, no duplicates)
+    """
+    check_choice(mapping, "mapping", R_MAPPINGS)
+    unit = _unit_rows(as_float_array(features, "features", ndim=2))
+    n = unit.shape[0]
+    if isinstance(knn, bool) or not isinstance(knn, numbers.Integral):
+        raise TypeError(f"knn must be an integer with 1 <= knn < N = {n}; got {knn!r}.")
+    if not 1 <= knn < n:
+        raise ValueError(
+            f"knn must satisfy 1 <= knn < N = {n} (neighbours per image, itself excluded); got "
+            f"{knn}. Pass a smaller knn, or knn=None for the dense R."
+        )
+    knn = int(knn)
+    rows_per_chunk = max(1, int(chunk_entries) // n)
+    neighbours = np.empty((n, knn), dtype=np.int64)
+    low = 1.0
+    for start in range(0, n, rows_per_chunk):
+        stop = min(n, start + rows_per_chunk)
+        block = unit[start:stop] @ unit.T
+        low = min(low, float(block.min()))
+        block[np.arange(stop - start), np.arange(start, stop)] = -np.inf  # not its own neighbour
+        neighbours[start:stop] = np.argpartition(block, n - knn, axis=1)[:, n - knn :]
+    # unordered pairs (a < b), each once; its cosine from one dot product -> exactly symmetric
+    a = np.repeat(np.arange(n), knn)
+    b = neighbours.ravel()
+    lo, hi = np.minimum(a, b), np.maximum(a, b)
+    keys = np.unique(lo * n + hi)
+    lo, hi = np.divmod(keys, n)
+    cos = np.clip(np.einsum("ij,ij->i", unit[lo], unit[hi]), -1.0, 1.0)
+    low = max(-1.0, min(low, float(cos.min())))
+    values = np.concatenate([cos, cos, np.ones(n)])
+    if mapping == "minmax":
+        values = np.zeros_like(values) if low >= 1.0 else (values - low) / (1.0 - low)
+    elif mapping == "affine":
+        values = (1.0 + values) / 2.0
+    diagonal = np.arange(n)
+    R = sp.csr_array(
+        (values, (np.concatenate([lo, hi, diagonal]), np.concatenate([hi, lo, diagonal]))),
+        shape=(n, n),
+    )
+    R.sum_duplicates()
+    R.sort_indices()
+    return R

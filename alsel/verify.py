@@ -32,8 +32,7 @@ import scipy.sparse as sp
 from . import solvers
 from ._validation import as_count, check_choice
 from .certificate import certify
-from .formulations import FORMULATIONS, build_lp
-from .pipeline import INTEGRAL_FORMULATIONS
+from .formulations import FORMULATIONS, INTEGRAL_FORMULATIONS, build_lp
 from .problem import SelectionProblem
 from .rounding import ROUNDINGS
 

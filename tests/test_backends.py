@@ -32,7 +32,8 @@ def close(a: float, b: float, rel: float) -> bool:
 
 @pytest.mark.parametrize("backend", LP_BACKENDS)
 @settings(max_examples=25)
-@given(problem=tiny_problems(max_images=6, max_classes=3), formulation=st.sampled_from(["paper", "symmetric"]))
+@given(problem=tiny_problems(max_images=6, max_classes=3),
+       formulation=st.sampled_from(["paper", "symmetric", "sparse", "mccormick"]))
 def test_relaxation_values_agree_with_highs(backend, problem, formulation):
     usable(backend)
     lp = alsel.build_lp(problem, formulation)

@@ -130,9 +130,12 @@ def test_warm_start_through_select():
     assert agree(again.relaxation_value, cold.relaxation_value, 1e-3)
 
 
-@pytest.mark.parametrize("formulation", ["paper", "symmetric"])
+@pytest.mark.parametrize("formulation", ["paper", "symmetric", "sparse"])
 def test_structured_operator_equals_the_sparse_matrix(formulation):
     problem = random_problem(n=13, c=4, B=6, c_max=2, lam=1.0, seed=2)
+    if formulation == "sparse":  # a kNN R: z only for the stored pairs
+        F = np.random.default_rng(2).normal(size=(13, 3))
+        problem = alsel.SelectionProblem(problem.G, alsel.scores.redundancy(F, knn=3), 6, 2, 1.0)
     lp = alsel.build_lp(problem, formulation)
     scaled = scaling.scale(lp)
     ctx = arrays.context("cpu")
@@ -146,6 +149,18 @@ def test_structured_operator_equals_the_sparse_matrix(formulation):
     a = solvers.solve(lp, "pdlp", {"operator": "sparse", "tol": 1e-8})
     b = solvers.solve(lp, "pdlp", {"operator": "structured", "tol": 1e-8})
     assert a.status == b.status == "optimal" and agree(a.objective, b.objective, 1e-7)
+
+
+@pytest.mark.parametrize("formulation", ["mccormick", "sparse"])
+def test_new_formulations_solve_with_the_sparse_operator_and_structured_refuses_mccormick(formulation):
+    problem = random_problem(n=12, c=4, B=6, c_max=2, lam=1.0, seed=3)
+    lp = alsel.build_lp(problem, formulation)
+    reference = solvers.solve(lp, "highs").objective
+    solution = solvers.solve(lp, "pdlp", {"tol": 1e-8})
+    assert solution.status == "optimal" and agree(solution.objective, reference, 1e-6)
+    if formulation == "mccormick":
+        with pytest.raises(ValueError, match=r"operator='structured' needs.*'mccormick'"):
+            solvers.solve(lp, "pdlp", {"operator": "structured"})
 
 
 def test_structured_operator_refuses_a_general_lp():

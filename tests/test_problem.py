@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 
 import alsel
 
@@ -59,11 +60,34 @@ def test_bad_input_names_the_argument_and_the_fix(overrides, error, pattern):
         make(**overrides)
 
 
-def test_sparse_R_is_refused_with_a_hint():
-    import scipy.sparse as sp
+def test_sparse_R_is_accepted_canonical_and_read_only():
+    dense = good()["R"]
+    dense[dense < np.median(dense)] = 0.0
+    problem = make(R=sp.coo_matrix(dense))
+    assert problem.R_is_sparse and isinstance(problem.R, sp.csr_array)
+    assert problem.R.has_sorted_indices and (problem.R.data != 0).all()
+    np.testing.assert_array_equal(problem.R.toarray(), dense)
+    with pytest.raises(ValueError):
+        problem.R.data[0] = 5.0
+    M = np.zeros((N, C), dtype=bool)
+    M[[0, 2, 3, 5], [0, 1, 2, 0]] = True
+    assert problem.objective_terms(M) == pytest.approx(make(R=dense).objective_terms(M))
 
-    with pytest.raises(TypeError, match=r"R must be a dense array.*toarray"):
-        make(R=sp.csr_array(np.eye(N)))
+
+@pytest.mark.parametrize(
+    "R, error, pattern",
+    [
+        (sp.csr_array(np.triu(np.ones((N, N)))), ValueError, r"symmetric.*\(R \+ R\.T\) / 2"),
+        (sp.csr_array(-np.eye(N)), ValueError, r"negative entries.*alsel\.scores\.redundancy"),
+        (sp.csr_array((N, N + 1)), ValueError, "R must be square"),
+        (sp.csr_array(np.diag([np.nan] + [1.0] * (N - 1))), ValueError, "1 NaN or infinite"),
+        (sp.csr_array(np.eye(N, dtype=bool)), TypeError, "R must hold real numbers"),
+        (sp.csr_array((0, 0)), ValueError, "R is empty"),
+    ],
+)
+def test_bad_sparse_R_names_the_fix(R, error, pattern):
+    with pytest.raises(error, match=pattern):
+        make(R=R)
 
 
 def test_tiny_asymmetry_within_tolerance_is_accepted():

@@ -8,6 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
+import alsel
 from alsel import scores
 
 
@@ -91,3 +92,63 @@ def test_log_mapping_keeps_the_order_of_G_and_spreads_it():
     np.testing.assert_allclose(logged, expected, rtol=1e-12, atol=1e-15)
     # the uncertain half of the pairs is packed near 0 by min-max, spread by log
     assert np.median(scores.confidence(p)) < 0.01 < np.median(logged)
+
+
+def knn_pattern(F: np.ndarray, k: int) -> np.ndarray:
+    """The union of each image's k nearest neighbours (by a full sort), plus the diagonal."""
+    cos = scores.cosine_similarity(F)
+    np.fill_diagonal(cos, -np.inf)
+    n = len(F)
+    nearest = np.argsort(-cos, axis=1, kind="stable")[:, :k]
+    pattern = np.zeros((n, n), dtype=bool)
+    pattern[np.repeat(np.arange(n), k), nearest.ravel()] = True
+    return pattern | pattern.T | np.eye(n, dtype=bool)
+
+
+@pytest.mark.parametrize("mapping", ["minmax", "affine", "none"])
+@pytest.mark.parametrize("k", [1, 3, 29])
+def test_knn_redundancy_is_the_dense_R_on_the_knn_pattern(mapping, k):
+    F = np.random.default_rng(2).normal(size=(30, 5))  # continuous: no ties between neighbours
+    R = scores.redundancy(F, mapping, knn=k)
+    assert isinstance(R, scores.sp.csr_array) and R.shape == (30, 30) and R.has_sorted_indices
+    np.testing.assert_array_equal(R.toarray() != 0, knn_pattern(F, k))
+    assert abs(R - R.T).max() == 0  # exactly symmetric
+    rows, cols = R.nonzero()
+    dense = scores.redundancy(F, mapping)
+    np.testing.assert_allclose(R.toarray()[rows, cols], dense[rows, cols], atol=1e-12)
+    np.testing.assert_allclose(R.diagonal(), {"minmax": 1.0, "affine": 1.0, "none": 1.0}[mapping])
+    if k == 29:  # every pair: the dense R itself
+        np.testing.assert_allclose(R.toarray(), dense, atol=1e-12)
+
+
+def test_knn_chunks_give_the_same_matrix():
+    F = np.random.default_rng(3).normal(size=(25, 4))
+    whole = scores.knn_redundancy(F, 4)
+    for chunk_entries in (1, 25, 26 * 7, 10_000):
+        chunked = scores.knn_redundancy(F, 4, chunk_entries=chunk_entries)
+        assert abs(chunked - whole).max() == 0
+
+
+def test_knn_R_drives_the_sparse_formulation():
+    rng = np.random.default_rng(4)
+    F, G = rng.normal(size=(40, 6)), rng.random((5, 40))
+    R = scores.redundancy(F, knn=5)
+    selection = alsel.select(G, R, 10, 2, 1.0, formulation="sparse")
+    assert selection.M.sum() == 10
+    pairs = (R.nnz - 40) // 2
+    assert selection.info["lp_size"]["cols"] == 40 * 5 + 40 + 40 + pairs
+
+
+@pytest.mark.parametrize(
+    "knn, error, pattern",
+    [
+        (0, ValueError, r"knn must satisfy 1 <= knn < N = 6.*got 0"),
+        (6, ValueError, r"knn must satisfy 1 <= knn < N = 6.*got 6"),
+        (-2, ValueError, r"1 <= knn < N = 6"),
+        (2.5, TypeError, r"knn must be an integer with 1 <= knn < N = 6"),
+        (True, TypeError, "knn must be an integer"),
+    ],
+)
+def test_bad_knn(knn, error, pattern):
+    with pytest.raises(error, match=pattern):
+        scores.redundancy(np.random.default_rng(0).normal(size=(6, 2)), knn=knn)

@@ -37,9 +37,9 @@ def check_contract(selection: alsel.Selection, problem: alsel.SelectionProblem) 
 
 
 PIPELINES = [(None, None), (None, "greedy")] + [
-    (formulation, rounding) for formulation in ("paper", "symmetric")
+    (formulation, rounding) for formulation in ("paper", "symmetric", "sparse", "mccormick")
     for rounding in (None, "topb", "greedy", "randomized", "local", "greedy+local", "randomized+local")
-] + [("exact", None)]
+] + [("exact", None), ("exact-literal", None)]
 
 
 @settings(max_examples=80)
@@ -60,7 +60,7 @@ def test_every_pipeline_satisfies_the_contract(problem, pipeline, seed):
         assert selection.rounding == (rounding or "greedy+local") and selection.status == "heuristic"
     else:
         assert selection.formulation == formulation and selection.solver == "highs"
-        assert selection.rounding == ("none" if formulation == "exact" else rounding or "topb")
+        assert selection.rounding == ("none" if formulation.startswith("exact") else rounding or "topb")
 
 
 @pytest.mark.parametrize("algorithm", ["simplex", "ipm", "pdlp"])

@@ -35,6 +35,42 @@ class RowBlock:
     upper: float
     fill: Fill
 
+    @property
+    def nnz(self) -> int:
+        return self.n_rows * self.row_length
+
+    def write(self, indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, pos: int) -> None:
+        """Fill this block's slices: ``indptr`` (n_rows,) ends of its rows, ``indices`` and
+        ``data`` its entries; ``pos`` is where its first entry lands."""
+        indptr[:] = np.arange(pos + self.row_length, pos + self.nnz + 1, self.row_length)
+        shape = (self.n_rows, self.row_length)
+        self.fill(indices.reshape(shape), data.reshape(shape))
+
+
+@dataclass(frozen=True)
+class MatrixBlock:
+    """Rows of varying length, given as a canonical CSR matrix over all the LP's columns (for
+    the few blocks whose rows are not all alike, e.g. one row per image over its pairs)."""
+
+    name: str
+    matrix: sp.csr_array
+    lower: float
+    upper: float
+
+    @property
+    def n_rows(self) -> int:
+        return self.matrix.shape[0]
+
+    @property
+    def nnz(self) -> int:
+        return int(self.matrix.nnz)
+
+    def write(self, indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, pos: int) -> None:
+        """As :meth:`RowBlock.write`."""
+        indptr[:] = pos + self.matrix.indptr[1:]
+        indices[:] = self.matrix.indices
+        data[:] = self.matrix.data
+
 
 def budget_row(n: int, c: int, B: int) -> RowBlock:
     """sum_ij M_ij = B."""
@@ -94,6 +130,52 @@ def pair_rows(pair_i: np.ndarray, pair_j: np.ndarray, z_cols: np.ndarray, v_star
     return RowBlock("pair", len(pair_i), 3, -np.inf, 1.0, fill)
 
 
+def mccormick_rows(
+    pair_i: np.ndarray, pair_j: np.ndarray, z_cols: np.ndarray, v_start: int
+) -> RowBlock:
+    """v_i + v_j - z_k <= 1 for each pair k of distinct images: McCormick's z >= v_i + v_j - 1."""
+
+    def fill(indices: np.ndarray, data: np.ndarray) -> None:
+        np.minimum(pair_i, pair_j, out=indices[:, 0])
+        np.maximum(pair_i, pair_j, out=indices[:, 1])
+        indices[:, :2] += v_start
+        indices[:, 2] = z_cols
+        data[:, :2] = 1.0
+        data[:, 2] = -1.0
+
+    return RowBlock("mccormick", len(pair_i), 3, -np.inf, 1.0, fill)
+
+
+def linked_capacity_rows(n: int, c: int, cap: int) -> RowBlock:
+    """sum_j M_ij - cap v_i <= 0 for every image i (capacity and link in one row)."""
+
+    def fill(indices: np.ndarray, data: np.ndarray) -> None:
+        indices[:, :c] = np.arange(n * c).reshape(n, c)
+        indices[:, c] = n * c + np.arange(n)
+        data[:, :c] = 1.0
+        data[:, c] = -float(cap)
+
+    return RowBlock("linked_capacity", n, c + 1, -np.inf, 0.0, fill)
+
+
+def pair_count_rows(
+    images: np.ndarray, v_coef: np.ndarray, pair_i: np.ndarray, pair_j: np.ndarray,
+    z_start: int, v_start: int, n_cols: int,
+) -> MatrixBlock:
+    """sum_{k: pair k has image i} z_k - v_coef[i] v_i >= 0 for each listed image i."""
+    n = len(v_coef)
+    z_cols = z_start + np.arange(len(pair_i))
+    touched = np.concatenate([pair_i, pair_j, np.arange(n)])
+    columns = np.concatenate([z_cols, z_cols, v_start + np.arange(n)])
+    values = np.concatenate([np.ones(2 * len(pair_i)), -np.asarray(v_coef, dtype=np.float64)])
+    per_image = sp.csr_array((values, (touched, columns)), shape=(n, n_cols))
+    per_image.sum_duplicates()
+    per_image.sort_indices()
+    matrix = sp.csr_array(per_image[images])
+    matrix.sort_indices()
+    return MatrixBlock("pair_count", matrix, 0.0, np.inf)
+
+
 def standard_blocks(problem: SelectionProblem) -> list[RowBlock]:
     """The rows every formulation shares: budget, per-image capacity, and M_ij <= v_i."""
     n, c = problem.n_images, problem.n_classes
@@ -102,15 +184,21 @@ def standard_blocks(problem: SelectionProblem) -> list[RowBlock]:
 
 def assemble(
     problem: SelectionProblem,
-    blocks: list[RowBlock],
+    blocks: list[RowBlock | MatrixBlock],
     index: VariableIndex,
     z_cost: np.ndarray,
     formulation: str,
+    v_cost: np.ndarray | None = None,
+    hessian: sp.csr_array | None = None,
+    hessian_shift: float = 0.0,
 ) -> LinearProgram:
-    """Stack row blocks into one canonical CSR LP over columns [vec(M), v, z], all in [0, 1]."""
+    """Stack row blocks into one canonical CSR LP over columns [vec(M), v, z], all in [0, 1].
+
+    Costs: G on vec(M), ``v_cost`` on v (zeros by default), ``z_cost`` on z; ``hessian`` and
+    ``hessian_shift`` go to the LinearProgram unchanged (formulation "qp")."""
     n_cols = index.z.stop
     n_rows = sum(block.n_rows for block in blocks)
-    nnz = sum(block.n_rows * block.row_length for block in blocks)
+    nnz = sum(block.nnz for block in blocks)
     index_dtype = np.int32 if max(nnz, n_cols) < np.iinfo(np.int32).max else np.int64
 
     indptr = np.empty(n_rows + 1, dtype=index_dtype)
@@ -123,12 +211,8 @@ def assemble(
     row, pos = 0, 0
     for block in blocks:
         rows = slice(row, row + block.n_rows)
-        end = pos + block.n_rows * block.row_length
-        indptr[row + 1 : rows.stop + 1] = np.arange(
-            pos + block.row_length, end + 1, block.row_length, dtype=index_dtype
-        )
-        shape = (block.n_rows, block.row_length)
-        block.fill(indices[pos:end].reshape(shape), data[pos:end].reshape(shape))
+        end = pos + block.nnz
+        block.write(indptr[row + 1 : rows.stop + 1], indices[pos:end], data[pos:end], pos)
         row_lower[rows] = block.lower
         row_upper[rows] = block.upper
         row_blocks[block.name] = rows
@@ -138,7 +222,7 @@ def assemble(
     A.has_sorted_indices = True  # every block writes its rows' columns in increasing order
     cost = np.empty(n_cols)
     cost[index.m] = problem.G.T.ravel()
-    cost[index.v] = 0.0
+    cost[index.v] = 0.0 if v_cost is None else v_cost
     cost[index.z] = z_cost
     return LinearProgram(
         c=cost,
@@ -151,6 +235,8 @@ def assemble(
         formulation=formulation,
         row_blocks=row_blocks,
         source=problem,
+        hessian=hessian,
+        hessian_shift=hessian_shift,
     )
 
 

@@ -12,6 +12,7 @@ import numpy as np
 from ..lp import LinearProgram
 from ..problem import SelectionProblem
 from ._assembly import assemble, pair_rows, self_pair_rows, standard_blocks, variable_index
+from ._pairs import require_dense
 
 NAME = "paper"
 
@@ -19,6 +20,7 @@ NAME = "paper"
 def build(problem: SelectionProblem) -> LinearProgram:
     """Eq. 8 relaxed to [0, 1], one z per ordered image pair."""
     n, c = problem.n_images, problem.n_classes
+    R = require_dense(problem, NAME)
     dtype = np.int32 if n * n < np.iinfo(np.int32).max else np.int64
     pair_i, pair_j = np.divmod(np.arange(n * n, dtype=dtype), dtype(n))
     index = variable_index(problem, pair_i, pair_j)
@@ -32,4 +34,4 @@ def build(problem: SelectionProblem) -> LinearProgram:
         self_pair_rows(images, z0 + images * (n + 1), index.v.start),
         pair_rows(off_i, off_j, z0 + off_i * n + off_j, index.v.start),
     ]
-    return assemble(problem, blocks, index, problem.lam * problem.R.ravel(), NAME)
+    return assemble(problem, blocks, index, problem.lam * R.ravel(), NAME)

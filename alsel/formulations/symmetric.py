@@ -14,13 +14,14 @@ import numpy as np
 from ..lp import LinearProgram
 from ..problem import SelectionProblem
 from ._assembly import assemble, pair_rows, self_pair_rows, standard_blocks, variable_index
+from ._pairs import require_dense
 
 NAME = "symmetric"
 
 
 def build(problem: SelectionProblem) -> LinearProgram:
     """Eq. 8 relaxed to [0, 1], one z per unordered image pair (diagonal included)."""
-    n, R = problem.n_images, problem.R
+    n, R = problem.n_images, require_dense(problem, NAME)
     dtype = np.int32 if n * n < np.iinfo(np.int32).max else np.int64
     images = np.arange(n, dtype=dtype)
     upper_i, upper_j = (a.astype(dtype) for a in np.triu_indices(n, 1))

@@ -1,10 +1,11 @@
 """Solver backends: one registry, one result type (:class:`LPSolution`).
 
 Built in: "highs", "glop", "ortools-pdlp", "gurobi", "cvxpy", "pdlp", "pdlp-cuda", "cupdlpx" for
-the LP relaxation and "highs", "gurobi", "scip" for the integral problem. Each backend is a small
-class with ``name``, ``supports_mip``, ``options``, ``unavailable_reason()``,
-``validate(options, mip)`` and ``solve(lp, options)`` (optionally ``note()``); it sees only a
-LinearProgram.
+the LP relaxation, "highs", "gurobi", "scip" for the integral problem and "highs", "cvxpy",
+"gurobi" for the QP relaxation (formulation "qp"). Each backend is a small class with ``name``,
+``supports_mip``, ``options``, ``unavailable_reason()``, ``validate(options, mip)`` and
+``solve(lp, options)`` (optionally ``note()``, and ``supports_qp = True`` if it solves convex QPs;
+a backend without it is never handed one); it sees only a LinearProgram.
 
 Third-party backends register through the entry-point group ``alsel.solvers``: the entry point
 names a backend class (instantiated without arguments) or instance, e.g. in pyproject.toml::
@@ -43,6 +44,7 @@ __all__ = [
     "check_options",
     "get",
     "mip_backends",
+    "qp_backends",
     "notes",
     "register",
     "require",
@@ -124,6 +126,20 @@ def mip_backends() -> list[str]:
     return [name for name, backend in backends().items() if backend.supports_mip]
 
 
+def qp_backends() -> list[str]:
+    """Names of the backends that solve convex QPs (``supports_qp``)."""
+    return [name for name, backend in backends().items() if getattr(backend, "supports_qp", False)]
+
+
+def check_qp(backend: Backend) -> None:
+    """ValueError naming the QP backends unless ``backend`` solves convex QPs."""
+    if not getattr(backend, "supports_qp", False):
+        raise ValueError(
+            f"solver {backend.name!r} does not solve QPs, and formulation 'qp' has a quadratic "
+            f"objective: use one of {', '.join(map(repr, qp_backends()))}."
+        )
+
+
 def get(name: str) -> Backend:
     """The backend called ``name``; ValueError listing the valid names otherwise."""
     known = backends()
@@ -184,8 +200,10 @@ def solve(lp: LinearProgram, solver: str = "highs", options: dict[str, Any] | No
     """Solve ``lp`` with the named backend.
 
     Raises SolverUnavailable (naming the extra to install) when the backend cannot run here,
-    and ValueError for options it does not know or an integral LP it cannot solve.
+    and ValueError for options it does not know, or an integral LP or a QP it cannot solve.
     """
     backend = require(solver)
+    if lp.is_qp:
+        check_qp(backend)
     options = check_options(backend, options, mip=lp.is_mip)
     return backend.solve(lp, options)

@@ -43,9 +43,10 @@ class LPSolution:
     x : float array (n,) or None
         Primal point (None when the solver produced none).
     row_dual, col_dual : float arrays or None
-        Row duals y and reduced costs d = c - A^T y, where the solver gives them (LPs only).
+        Row duals y and reduced costs d = c - A^T y (c + Q x - A^T y for a QP), where the
+        solver gives them (not for integral problems).
     objective : float
-        c^T x + offset as the solver reports it (nan without a point).
+        c^T x + offset (+ 1/2 x^T Q x for a QP) as the solver reports it (nan without a point).
     bound : float
         The solver's own proven lower bound where it has one (a MIP's dual bound); nan otherwise.
     iterations : int or None
@@ -79,6 +80,8 @@ class Backend(Protocol):
     name: str
     supports_mip: bool
     options: tuple[str, ...]
+    #: Optional (False when absent): whether ``solve`` accepts a convex QP (``lp.hessian``).
+    supports_qp: bool
 
     def unavailable_reason(self) -> str | None:
         """None when usable here, else a sentence saying why not (package, license, device)."""

@@ -1,4 +1,5 @@
-"""Gurobi through gurobipy's matrix API (addMVar / addMConstr with the sparse matrix), LP and MIP.
+"""Gurobi through gurobipy's matrix API (addMVar / addMConstr with the sparse matrix), LP, MIP and
+convex QP (the Hessian through ``x @ Q @ x``).
 
 The pip package of gurobipy carries a size-limited license (2000 variables, 2000 constraints);
 a model over the limit raises :class:`~alsel.errors.SolverLicenseError` naming its size, before
@@ -67,6 +68,7 @@ class GurobiBackend:
 
     name = "gurobi"
     supports_mip = True
+    supports_qp = True
     options = ("time_limit", "threads", "verbose", "algorithm", "mip_rel_gap")
 
     def unavailable_reason(self) -> str | None:
@@ -107,6 +109,9 @@ class GurobiBackend:
                 vtype = np.where(lp.integrality, "B", "C") if lp.is_mip else "C"
                 x = model.addMVar(lp.num_cols, lb=lp.col_lower, ub=lp.col_upper, obj=lp.c, vtype=vtype)
                 model.ObjCon = lp.offset
+                if lp.is_qp:
+                    Q = sp.csr_matrix(lp.hessian) * 0.5
+                    model.setObjective(x @ Q @ x + lp.c @ x + lp.offset)
                 blocks = [
                     (mask, model.addMConstr(A[mask], x, sense, bound[mask]))
                     for mask, sense, bound in (

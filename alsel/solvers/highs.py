@@ -1,4 +1,8 @@
-"""HiGHS through highspy: the whole LP handed over in one array call, LP and MIP.
+"""HiGHS through highspy: the whole LP handed over in one array call, LP, MIP and convex QP.
+
+A QP (formulation "qp") gets its Hessian's lower triangle in a second array call
+(``passHessian``) and is solved by HiGHS's active-set QP solver, the only one this build has for
+QPs (``algorithm`` does not apply to it).
 
 Options: ``algorithm`` ("simplex" — dual simplex, the default —, "ipm", "pdlp", "choose"),
 ``time_limit`` (seconds), ``threads``, ``mip_rel_gap``, ``presolve`` (bool), ``verbose`` (bool),
@@ -14,6 +18,7 @@ import time
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 
 from .._validation import check_choice
 from ..errors import SolverError
@@ -59,6 +64,7 @@ class HighsBackend:
 
     name = "highs"
     supports_mip = True
+    supports_qp = True
     options = COMMON_OPTIONS + ("algorithm", "mip_rel_gap", "presolve", "tol")
 
     def unavailable_reason(self) -> str | None:
@@ -85,6 +91,11 @@ class HighsBackend:
         import highspy
 
         algorithm = options.get("algorithm", "simplex")
+        if lp.is_qp and ("algorithm" in options or "tol" in options):
+            raise ValueError(
+                "algorithm and tol apply to HiGHS's LP solvers; a QP (formulation 'qp') is "
+                "solved by its active-set QP solver. Leave them unset."
+            )
         if lp.A.indices.dtype != np.int32:
             raise SolverError(
                 f"the LP has {lp.nnz} nonzeros, more than HiGHS's 32-bit indices hold; use the "
@@ -105,7 +116,7 @@ class HighsBackend:
             highs.setOptionValue("mip_rel_gap", float(options["mip_rel_gap"]))
         if options.get("presolve") is not None:
             highs.setOptionValue("presolve", "on" if options["presolve"] else "off")
-        if not lp.is_mip:
+        if not lp.is_mip and not lp.is_qp:
             highs.setOptionValue("solver", algorithm)
         if options.get("tol") is not None:
             highs.setOptionValue("pdlp_optimality_tolerance", float(options["tol"]))
@@ -134,6 +145,8 @@ class HighsBackend:
         )
         if status == highspy.HighsStatus.kError:
             raise SolverError("HiGHS rejected the model in passModel (kError).")
+        if lp.is_qp:
+            self._pass_hessian(highs, lp)
         handover = time.perf_counter() - started
 
         started = time.perf_counter()
@@ -152,6 +165,10 @@ class HighsBackend:
             iterations = int(info.mip_node_count)
             bound = float(info.mip_dual_bound)
             used = "branch-and-cut"
+        elif lp.is_qp:
+            iterations = int(info.qp_iteration_count)
+            bound = float("nan")
+            used = "qp-active-set"
         else:
             iterations = max(
                 int(info.simplex_iteration_count),
@@ -175,3 +192,25 @@ class HighsBackend:
             algorithm=used,
             info={"model_status": highs.modelStatusToString(model_status)},
         )
+
+    @staticmethod
+    def _pass_hessian(highs: Any, lp: LinearProgram) -> None:
+        """Q's lower triangle, column-wise (HiGHS's triangular format: 1/2 x^T Q x)."""
+        import highspy
+
+        lower = sp.tril(lp.hessian, format="csc")
+        lower.sort_indices()
+        if lower.nnz >= np.iinfo(np.int32).max:
+            raise SolverError(
+                f"the Hessian has {lower.nnz} nonzeros, more than HiGHS's 32-bit indices hold."
+            )
+        status = highs.passHessian(
+            lp.num_cols,
+            int(lower.nnz),
+            int(highspy.HessianFormat.kTriangular),
+            lower.indptr.astype(np.int32),
+            lower.indices.astype(np.int32),
+            lower.data.astype(np.float64),
+        )
+        if status == highspy.HighsStatus.kError:
+            raise SolverError("HiGHS rejected the Hessian in passHessian (kError).")
