@@ -68,14 +68,14 @@ def brute_force(problem: SelectionProblem) -> tuple[float, np.ndarray]:
     return float(values[best]), M[best]
 
 
-def tiny_problems(max_images: int = 5, max_classes: int = 3):
-    """The hypothesis strategy of tiny instances (N * C <= 16 for brute force)."""
+def tiny_problems(max_images: int = 5, max_classes: int = 3, max_cells: int | None = 16):
+    """The hypothesis strategy of tiny instances (N * C <= ``max_cells``, 16 for brute force)."""
     from hypothesis import strategies as st
 
     @st.composite
     def problems(draw):
         n = draw(st.integers(1, max_images))
-        c = draw(st.integers(1, min(max_classes, 16 // n)))
+        c = draw(st.integers(1, max_classes if max_cells is None else min(max_classes, max_cells // n)))
         c_max = draw(st.integers(1, c + 1))
         B = draw(st.integers(1, n * min(c, c_max)))
         G = np.array(draw(st.lists(st.sampled_from(G_VALUES), min_size=c * n, max_size=c * n))).reshape(c, n)

@@ -7,30 +7,19 @@ import itertools
 import numpy as np
 import scipy.sparse as sp
 from hypothesis import settings
-from hypothesis import strategies as st
 
 import alsel
+from alsel import verify
+from alsel.verify import brute_force  # noqa: F401 - the tests' brute-force reference
 
 settings.register_profile("ci", deadline=None, max_examples=60, print_blob=True)
 settings.register_profile("dev", deadline=None, max_examples=25)
 settings.load_profile("ci")
 
-# Few distinct values so that ties in G and zeros in R are common.
-G_VALUES = st.sampled_from([0.0, 0.0, 0.25, 0.5, 0.5, 1.0, -0.5, 2.0, 0.1])
-R_VALUES = st.sampled_from([0.0, 0.0, 0.0, 0.2, 0.5, 1.0, 3.0])
-
-
-@st.composite
-def tiny_problems(draw, max_images: int = 5, max_classes: int = 3) -> alsel.SelectionProblem:
-    n = draw(st.integers(1, max_images))
-    c = draw(st.integers(1, max_classes))
-    c_max = draw(st.integers(1, c + 1))
-    B = draw(st.integers(1, n * min(c, c_max)))
-    G = np.array(draw(st.lists(G_VALUES, min_size=c * n, max_size=c * n))).reshape(c, n)
-    upper = np.array(draw(st.lists(R_VALUES, min_size=n * n, max_size=n * n))).reshape(n, n)
-    R = np.triu(upper) + np.triu(upper, 1).T
-    lam = draw(st.sampled_from([0.0, 0.5, 1.0, 2.0]))
-    return alsel.SelectionProblem(G, R, B, c_max, lam)
+def tiny_problems(max_images: int = 5, max_classes: int = 3):
+    """Tiny instances with few distinct values (ties in G, zeros in R): alsel.verify's strategy,
+    without its cap on N * C (brute-force tests keep N * C <= 16 by their arguments)."""
+    return verify.tiny_problems(max_images, max_classes, max_cells=None)
 
 
 def random_problem(n: int, c: int, B: int, c_max: int, lam: float, seed: int) -> alsel.SelectionProblem:
@@ -46,23 +35,6 @@ def as_sparse(problem: alsel.SelectionProblem) -> alsel.SelectionProblem:
     """The same problem with R as a scipy.sparse CSR matrix (its nonzeros)."""
     return alsel.SelectionProblem(problem.G, sp.csr_array(problem.R), problem.B, problem.C_max,
                                   problem.lam)
-
-
-def brute_force(problem: alsel.SelectionProblem) -> tuple[float, np.ndarray]:
-    """Minimum of Eq. 4 over every feasible binary M (by enumeration), and one minimizer."""
-    n, c = problem.n_images, problem.n_classes
-    cells = n * c
-    assert cells <= 16, "brute force is for tiny instances only"
-    codes = np.arange(2**cells, dtype=np.int64)
-    masks = ((codes[:, None] >> np.arange(cells)) & 1).astype(bool)
-    M = masks.reshape(-1, n, c)
-    feasible = (masks.sum(axis=1) == problem.B) & (M.sum(axis=2) <= problem.C_max).all(axis=1)
-    M = M[feasible]
-    v = M.any(axis=2).astype(float)
-    R = problem.R.toarray() if problem.R_is_sparse else problem.R
-    values = (M * problem.G.T).sum(axis=(1, 2)) + problem.lam * np.einsum("ki,ij,kj->k", v, R, v)
-    best = int(np.argmin(values))
-    return float(values[best]), M[best]
 
 
 def naive_lp(problem: alsel.SelectionProblem, formulation: str) -> dict:
