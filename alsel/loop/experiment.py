@@ -24,7 +24,8 @@ The config (TOML or JSON) has up to four sections; every key is optional and def
     threads = 1                 # torch threads; 0 = torch's default (1 is fastest on a busy 2-core machine)
 
     [train]                     # alsel.loop.train.TrainConfig, plus the model's width
-    steps = 250                 # optimizer steps per round, whatever the training-set size
+    steps = 250                 # optimizer steps per round, at least ...
+    epochs = 15                 # ... and at least this many passes over the pixel-labelled images
     batch_size = 8
     lr = 0.005                  # peak of the one-cycle schedule (Adam)
     r = 5.0                     # LSE pooling sharpness
@@ -79,7 +80,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
              "strategies": ["proposed", "rr", "ee", "pixel-random", "pixel-entropy"],
              "oracle": "simulated", "error_rate": 0.0, "cost_profile": "cityscapes",
              "threads": 1},
-    "train": {"steps": 250, "batch_size": 8, "lr": 0.005, "r": 5.0, "beta": 1.0,
+    "train": {"steps": 250, "epochs": 15, "batch_size": 8, "lr": 0.005, "r": 5.0, "beta": 1.0,
               "background_weight": 0.2, "image_score": "logprob", "width": 16},
     "proposed": {"lam": 1.0, "alpha": 1.0, "g_mapping": "minmax", "r_mapping": "minmax",
                  "formulation": "none", "rounding": None, "solver": None},
@@ -164,7 +165,7 @@ def validate(config: dict) -> None:
            f"[train] background_weight must be > 0; got {train['background_weight']!r}.")
     _check(train["image_score"] in SCORES,
            f"[train] image_score must be one of {SCORES}; got {train['image_score']!r}.")
-    for key in ("steps", "batch_size", "width"):
+    for key in ("steps", "epochs", "batch_size", "width"):
         _check(_is_int(train[key]) and train[key] >= 1, f"[train] {key} must be a positive integer; got {train[key]!r}.")
     for key in ("lr", "r"):
         _check(isinstance(train[key], (int, float)) and train[key] > 0, f"[train] {key} must be > 0; got {train[key]!r}.")
@@ -280,8 +281,9 @@ def run_experiment(config: dict, out: str | os.PathLike,
                 lambda: TinyUNet(1, N_LABELS, train_cfg["width"]),
                 LoopSettings(seed=seed, label=label, **settings_common), n_labels=N_LABELS)
             if bar is not None:
-                bar.update(len(store.history))
-                bar.set_postfix_str(f"{label} seed {seed}") if hasattr(bar, "set_postfix_str") else None
+                bar.update(len(store.history))  # rounds evaluated before a resume
+                if hasattr(bar, "set_postfix_str"):
+                    bar.set_postfix_str(f"{label} seed {seed}")
 
             def tick(row, bar=bar):
                 if bar is not None and row is not None:

@@ -87,7 +87,8 @@ class ActiveLearningLoop:
 
     # ------------------------------------------------------------------ pieces
     def train(self) -> tuple[torch.nn.Module, dict]:
-        """A fresh model trained on everything the store knows."""
+        """A fresh model trained on everything the store knows; the loss terms include
+        ``train_images``, the number of images with any supervision."""
         store = self.store
         labels = {i: store.label(i) for i in store.labeled_images()}
         images, masks, answers = training_set(self.pool_images, labels, store.answer_matrix())
@@ -95,7 +96,7 @@ class ActiveLearningLoop:
         model = self.model_factory()
         losses = train_model(model, images, masks, answers, self.settings.train,
                              seed=self.settings.seed, n_labels=self.n_labels, progress=self.on_step)
-        return model, losses
+        return model, {**losses, "train_images": len(images)}
 
     def _row(self, model: torch.nn.Module, losses: dict, seconds: float) -> dict:
         store = self.store
@@ -110,8 +111,7 @@ class ActiveLearningLoop:
             "seed": self.settings.seed,
             "iteration": store.iteration,
             "miou": mean_iou(pred, self.test_masks, self.n_labels),
-            "train_images": len(store.labeled_images()) + int(
-                (store.answer_matrix()[:, :] >= 0).any(axis=1).sum()),
+            "train_images": losses["train_images"],
             "queries": queries - previous["cum_queries"],
             "pixel_images": images - previous["cum_pixel_images"],
             "cum_queries": queries,

@@ -15,7 +15,9 @@ from .losses import IGNORE, image_loss, pixel_loss
 class TrainConfig:
     """How the model is trained each round (from scratch, as the paper retrains after each).
 
-    ``steps`` optimizer steps whatever the size of the training set. Each step draws one batch of
+    ``max(steps, ceil(epochs * n_pixel / batch_size))`` optimizer steps, n_pixel being the number
+    of pixel-labelled images: at least ``steps``, and at least ``epochs`` passes over the pixel
+    labels, so that a large pixel-labelled set is not under-trained. Each step draws one batch of
     ``batch_size`` pixel-labelled images for the cross-entropy and, once there are answers, one
     batch of ``batch_size`` answered images for the image-level loss: the pixel supervision per
     step does not thin out as answered images accumulate. Adam with a one-cycle learning-rate
@@ -26,12 +28,18 @@ class TrainConfig:
     """
 
     steps: int = 250
+    epochs: int = 15
     batch_size: int = 8
     lr: float = 5e-3
     r: float = 5.0
     beta: float = 1.0
     background_weight: float = 0.2
     image_score: str = "logprob"
+
+
+def steps_for(config: TrainConfig, n_pixel: int) -> int:
+    """Optimizer steps of a round with ``n_pixel`` pixel-labelled images."""
+    return max(1, config.steps, -(-config.epochs * n_pixel // config.batch_size))
 
 
 def training_set(
@@ -78,8 +86,8 @@ def train_model(
         raise ValueError("nothing to train on: no image has pixel labels or answers.")
     generator = torch.Generator().manual_seed(seed)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=config.lr,
-                                                   total_steps=max(1, config.steps))
+    n_steps = steps_for(config, int((np.asarray(masks) != IGNORE).reshape(len(masks), -1).any(axis=1).sum()))
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=config.lr, total_steps=n_steps)
     weight = None
     if config.background_weight != 1.0:
         if n_labels is None:
@@ -94,7 +102,7 @@ def train_model(
     model.train()
     recent: list[dict] = []
     window = max(1, -(-len(x_all) // config.batch_size))
-    for step in range(config.steps):
+    for step in range(n_steps):
         loss = torch.zeros(())
         terms = {"pixel": 0.0, "image": 0.0}
         if len(labelled):
