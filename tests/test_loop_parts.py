@@ -10,6 +10,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("sklearn")
+torch.set_num_threads(1)  # tiny tensors: threads only add overhead, worse on a busy machine
 
 from alsel.loop import costs, data  # noqa: E402
 from alsel.loop.data import BACKGROUND, STROKE_THRESHOLD, make_scenes  # noqa: E402
@@ -258,3 +259,12 @@ def test_costs_reproduce_the_papers_table_3():
         assert p.hours(full_images=48 * 25) == pytest.approx(pixel, abs=0.01)
     with pytest.raises(ValueError, match="unknown cost profile"):
         costs.profile("coco")
+
+
+def test_training_steps_rule():
+    from alsel.loop.train import TrainConfig, steps_for
+
+    config = TrainConfig(steps=10, epochs=2, batch_size=4)
+    assert steps_for(config, 0) == 10          # answers only: the floor
+    assert steps_for(config, 19) == 10         # 2 passes over 19 images = 38 images < 10 batches
+    assert steps_for(config, 30) == 15         # 2 passes over 30 images = 60 images = 15 batches

@@ -9,6 +9,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("sklearn")
+torch.set_num_threads(1)  # tiny tensors: threads only add overhead, worse on a busy machine
 pytest.importorskip("matplotlib")
 
 from alsel.cli import main  # noqa: E402
@@ -23,7 +24,7 @@ from alsel.loop.strategies import STRATEGIES, Context, make_strategy  # noqa: E4
 from alsel.loop.train import TrainConfig  # noqa: E402
 
 N_L, N_U = 4, 16
-TINY_TRAIN = TrainConfig(steps=2, batch_size=4)
+TINY_TRAIN = TrainConfig(steps=2, epochs=1, batch_size=4)
 
 
 @pytest.fixture(scope="module")
@@ -149,7 +150,7 @@ def test_resume_after_a_stop_continues_where_it_left_off(tmp_path, scenes):
 
 TINY = {"data": {"size": 16, "scale": [6, 10], "labeled": 4, "unlabeled": 12, "test": 4},
         "loop": {"iterations": 1, "budget": 4, "c_max": 2, "strategies": ["proposed", "pixel-random"]},
-        "train": {"steps": 2, "batch_size": 4, "width": 4}}
+        "train": {"steps": 2, "epochs": 1, "batch_size": 4, "width": 4}}
 
 
 def test_experiment_writes_results_and_plots_and_resumes(tmp_path):
@@ -161,6 +162,7 @@ def test_experiment_writes_results_and_plots_and_resumes(tmp_path):
     assert final["proposed"]["cum_queries"] == 4 and final["pixel-random"]["cum_pixel_images"] == 12
     assert final["pixel-random"]["hours_cityscapes"] == pytest.approx(12 * 37.5 / 60)
     assert final["proposed"]["hours_flickr"] == pytest.approx(4 * 2 / 3600)
+    assert final["proposed"]["round_hours_pascal"] == pytest.approx(4 * 3 / 3600)
     for name in ("results.csv", "miou_vs_iteration.png", "miou_vs_hours.png"):
         assert (tmp_path / "out" / name).stat().st_size > 0
     assert len((tmp_path / "out" / "results.csv").read_text().splitlines()) == 5

@@ -122,6 +122,7 @@ class ActiveLearningLoop:
             "train_seconds": seconds,
         }
         row.update(cost_columns(queries, images))
+        row.update(cost_columns(row["queries"], row["pixel_images"], prefix="round_"))
         return row
 
     def _candidates(self) -> np.ndarray:
