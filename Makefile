@@ -17,10 +17,16 @@ $(VENV)/.core: pyproject.toml constraints.txt | $(BIN)/python
 
 $(VENV)/.dev: pyproject.toml constraints.txt | $(BIN)/python
 	$(PIP) -e '.[dev]'
+	@touch $@ $(VENV)/.core $(VENV)/.loop
+
+$(VENV)/.loop: pyproject.toml constraints.txt | $(BIN)/python
+	$(PIP) -e '.[loop]'
 	@touch $@ $(VENV)/.core
 
-demo: $(VENV)/.core
-	$(BIN)/alsel demo
+# The active-learning loop on digit scenes (examples/loop-demo.toml; docs/experiment.md).
+# The selection-only demo is `.venv/bin/alsel demo`.
+demo: $(VENV)/.loop
+	$(BIN)/alsel run examples/loop-demo.toml -o demo-results
 
 test: $(VENV)/.dev
 	$(BIN)/python -m pytest -q
@@ -29,4 +35,4 @@ bench: $(VENV)/.dev
 	$(BIN)/python -m pytest benchmarks -q --benchmark-only --benchmark-columns=min,mean,max,rounds --benchmark-json=benchmarks/results.json
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis
+	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis demo-results

@@ -1,4 +1,5 @@
-"""Command line: ``alsel select`` (G, R files -> queries CSV) and ``alsel demo``."""
+"""Command line: ``alsel select`` (G, R files -> queries CSV), ``alsel demo`` (a selection on a
+synthetic pool) and ``alsel run`` (an active-learning experiment from a config file)."""
 
 from __future__ import annotations
 
@@ -138,6 +139,32 @@ def _describe(selection: Selection) -> None:
         )
 
 
+def _cmd_run(args: argparse.Namespace) -> int:
+    try:
+        from .loop.experiment import load_config, run_experiment, summarize
+        from .loop.oracles import OracleStopped
+        from tqdm import tqdm
+    except ModuleNotFoundError as exc:
+        raise _CliError(f"alsel run needs the 'loop' extra ({exc.name} is missing): "
+                        "pip install 'alsel[loop]'.") from None
+    config = load_config(args.config)
+    print(f"alsel run: writing to {args.out}/ (run again with the same --out to resume)", flush=True)
+    progress = None if args.no_progress else (lambda total: tqdm(total=total, unit="round"))
+    try:
+        rows = run_experiment(config, args.out, progress=progress)
+    except OracleStopped as exc:
+        print(f"alsel run: stopped: {exc}", file=sys.stderr)
+        return 3
+    profile = config["loop"]["cost_profile"]
+    print(f"\n{'strategy':<16} {'iteration':>9} {'mIoU':>7} {'hours (' + profile + ')':>20}")
+    for item in summarize(rows, profile):
+        if item["iteration"] in (0, config["loop"]["iterations"]):
+            std = f" ±{item['miou_std']:.2f}" if item["runs"] > 1 else ""
+            print(f"{item['strategy']:<16} {item['iteration']:>9} {item['miou']:>7.2f}{std} {item['hours']:>20.2f}")
+    print(f"results: {args.out}/results.csv, {args.out}/miou_vs_iteration.png, {args.out}/miou_vs_hours.png")
+    return 0
+
+
 def _cmd_solvers(args: argparse.Namespace) -> int:
     backends = solvers.backends()
     reasons = solvers.available()
@@ -184,6 +211,14 @@ def build_parser() -> argparse.ArgumentParser:
                       help="skip the paper's pipeline on the same problem")
     _add_pipeline_arguments(demo)
     demo.set_defaults(run=_cmd_demo)
+
+    run = commands.add_parser("run", help="an active-learning experiment from a config file "
+                              "(needs alsel[loop]; docs/loop.md)")
+    run.add_argument("config", nargs="?", default=None,
+                     help="TOML or JSON config; omitted: the built-in default (examples/loop-demo.toml)")
+    run.add_argument("-o", "--out", default="alsel-run", help="output folder (default alsel-run)")
+    run.add_argument("--no-progress", action="store_true", help="no progress bar")
+    run.set_defaults(run=_cmd_run)
 
     listing = commands.add_parser("solvers", help="list the solver backends and their state here")
     listing.add_argument("--options", action="store_true", help="also list each one's options")

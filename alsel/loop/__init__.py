@@ -1,0 +1,23 @@
+"""The active-learning loop with binary feedback (Algorithm 1 of the paper), end to end.
+
+Needs the ``loop`` extra (torch, scikit-learn, matplotlib, tqdm): ``pip install 'alsel[loop]'``.
+
+=================  ==============================================================
+module             its one job
+=================  ==============================================================
+``data``           digit scenes: segmentation data from scikit-learn's digits
+``model``          a compact U-Net
+``losses``         LSE pooling, masked image-level BCE, the combined loss
+``train``          training on pixel labels + yes/no answers
+``scoring``        presence p, features, pixel entropy of the pool (swap point for alsel.torch)
+``store``          the answer store (atomic JSON)
+``oracles``        simulated, terminal and CSV oracles
+``strategies``     proposed, RR, EE, pixel-random, pixel-entropy
+``costs``          Table 1 annotation times
+``metrics``        mIoU
+``loop``           one run of Algorithm 1 on one store
+``experiment``     config -> runs -> results.csv and plots (``alsel run``)
+=================  ==============================================================
+
+docs/loop.md describes the loss and the loop; docs/experiment.md a run.
+"""

@@ -1,0 +1,184 @@
+"""Algorithm 1 of the paper, one round at a time, with everything kept in an :class:`AnswerStore`.
+
+A round: train the model from scratch on what the store knows (pixel labels of L and of any
+pixel-annotated image, yes/no answers) -> evaluate it on the test set -> score the unlabelled
+pool -> the strategy chooses queries (or images) -> the store records them as *pending* -> the
+oracle answers, each answer stored as it comes -> the round is closed. After the last round the
+model is trained and evaluated once more.
+
+The model is a function of the store, the seed and nothing else (same initialisation and data
+order every round), so the store is the whole state of a run: a loop stopped anywhere, by a kill
+or by the oracle (:class:`~alsel.loop.oracles.OracleStopped`), is resumed by building the loop
+again on the same store. A round whose queries are pending is finished by asking only what is
+still unanswered.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from .costs import cost_columns
+from .metrics import mean_iou, predict
+from .scoring import presence_and_features
+from .store import AnswerStore
+from .strategies import Context, Strategy
+from .train import TrainConfig, train_model, training_set
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class LoopSettings:
+    """Per-round settings of one run."""
+
+    iterations: int
+    budget: int                      # binary queries per round
+    pixel_budget: int                # images per round for pixel-level strategies
+    c_max: int = 5
+    train: TrainConfig = field(default_factory=TrainConfig)
+    seed: int = 0
+    label: str = ""                  # name of the run in result rows
+
+
+class ActiveLearningLoop:
+    """One strategy, one seed, one store.
+
+    Parameters
+    ----------
+    store : AnswerStore
+        Holds the state; rows of results go to ``store.history``.
+    strategy : Strategy
+    oracle
+        Has ``ask(queries)`` (and ``annotate(images)`` for pixel-level strategies).
+    pool_images : float32 (N, channels, H, W)
+        The images of L and U, indexed by store id.
+    test_images, test_masks
+        The test set for mIoU.
+    model_factory : callable () -> torch.nn.Module
+        A fresh, untrained model (called after seeding torch).
+    n_labels : int
+        Labels of the segmentation (queryable classes first, then e.g. background).
+    """
+
+    def __init__(self, store: AnswerStore, strategy: Strategy, oracle, pool_images: np.ndarray,
+                 test_images: np.ndarray, test_masks: np.ndarray,
+                 model_factory: Callable[[], torch.nn.Module], settings: LoopSettings,
+                 n_labels: int, on_step: Callable[[int, dict], None] | None = None) -> None:
+        if len(pool_images) != store.n_images:
+            raise ValueError(f"pool_images has {len(pool_images)} images; the store has {store.n_images}.")
+        self.store, self.strategy, self.oracle = store, strategy, oracle
+        self.pool_images = pool_images
+        self.test_images, self.test_masks = test_images, test_masks
+        self.model_factory, self.settings, self.n_labels = model_factory, settings, n_labels
+        self.on_step = on_step
+
+    @property
+    def done(self) -> bool:
+        """True when every round is closed and the final evaluation is stored."""
+        history = self.store.history
+        return (self.store.iteration >= self.settings.iterations
+                and any(row["iteration"] == self.settings.iterations for row in history))
+
+    # ------------------------------------------------------------------ pieces
+    def train(self) -> tuple[torch.nn.Module, dict]:
+        """A fresh model trained on everything the store knows; the loss terms include
+        ``train_images``, the number of images with any supervision."""
+        store = self.store
+        labels = {i: store.label(i) for i in store.labeled_images()}
+        images, masks, answers = training_set(self.pool_images, labels, store.answer_matrix())
+        torch.manual_seed(self.settings.seed)
+        model = self.model_factory()
+        losses = train_model(model, images, masks, answers, self.settings.train,
+                             seed=self.settings.seed, n_labels=self.n_labels, progress=self.on_step)
+        return model, {**losses, "train_images": len(images)}
+
+    def _row(self, model: torch.nn.Module, losses: dict, seconds: float) -> dict:
+        store = self.store
+        history = store.history
+        queries = store.n_answers
+        images = len(store.labeled_images()) - len(store.initial_images)
+        previous = history[-1] if history else {"cum_queries": 0, "cum_pixel_images": 0}
+        pred = predict(model, self.test_images)
+        row = {
+            "strategy": self.settings.label or self.strategy.name,
+            "kind": self.strategy.kind,
+            "seed": self.settings.seed,
+            "iteration": store.iteration,
+            "miou": mean_iou(pred, self.test_masks, self.n_labels),
+            "train_images": losses["train_images"],
+            "queries": queries - previous["cum_queries"],
+            "pixel_images": images - previous["cum_pixel_images"],
+            "cum_queries": queries,
+            "cum_pixel_images": images,
+            "yes_share": float(np.mean(list(store.answers().values()))) if queries else float("nan"),
+            "loss_pixel": losses.get("pixel", float("nan")),
+            "loss_image": losses.get("image", float("nan")),
+            "train_seconds": seconds,
+        }
+        row.update(cost_columns(queries, images))
+        row.update(cost_columns(row["queries"], row["pixel_images"], prefix="round_"))
+        return row
+
+    def _candidates(self) -> np.ndarray:
+        labelled = np.zeros(self.store.n_images, dtype=bool)
+        labelled[self.store.labeled_images()] = True
+        if self.strategy.kind == "binary":
+            open_pairs = (self.store.answer_matrix() < 0).any(axis=1)
+            return np.flatnonzero(~labelled & open_pairs)
+        return np.flatnonzero(~labelled)
+
+    def _ask(self) -> None:
+        """Ask the oracle whatever is pending and unanswered; each answer is stored at once."""
+        queries = self.store.unanswered_pending()
+        if queries:
+            for image, cls, present in self.oracle.ask(queries):
+                self.store.record([(image, cls, present)])
+        images = self.store.unlabeled_pending()
+        if images:
+            self.store.add_labels(self.oracle.annotate(images))
+        self.store.end_round()
+
+    # ------------------------------------------------------------------ rounds
+    def step(self) -> dict | None:
+        """Run (or finish) one round; returns the result row it evaluated, or None if it only
+        finished a pending round or everything was already done."""
+        store, settings = self.store, self.settings
+        if store.in_round:
+            self._ask()
+            return None
+        if self.done:
+            return None
+        start = time.perf_counter()
+        model, losses = self.train()
+        row = self._row(model, losses, time.perf_counter() - start)
+        if store.iteration >= settings.iterations:
+            store.add_row(row)
+            return row
+        candidates = self._candidates()
+        pool_scores = presence_and_features(model, self.pool_images[candidates], store.n_classes)
+        rng = np.random.default_rng([settings.seed, store.iteration, 7])
+        answers = store.answer_matrix()[candidates]
+        budget = settings.budget if self.strategy.kind == "binary" else settings.pixel_budget
+        request = self.strategy.propose(
+            Context(candidates, pool_scores, answers, budget, settings.c_max, rng))
+        row.update({f"select_{k}": v for k, v in request.info.items()})
+        store.begin_round(request.queries, request.images, row=row)
+        logger.info("%s seed %d round %d: mIoU %.2f, asking %d queries / %d images",
+                    row["strategy"], settings.seed, row["iteration"], row["miou"],
+                    len(request.queries), len(request.images))
+        self._ask()
+        return row
+
+    def run(self, progress: Callable[[dict | None], None] | None = None) -> list[dict]:
+        """Run rounds until done; returns the store's history."""
+        while not self.done:
+            row = self.step()
+            if progress is not None:
+                progress(row)
+        return self.store.history
