@@ -205,6 +205,18 @@ def knn_redundancy(
         low = min(low, float(block.min()))
         block[np.arange(stop - start), np.arange(start, stop)] = -np.inf  # not its own neighbour
         neighbours[start:stop] = np.argpartition(block, n - knn, axis=1)[:, n - knn :]
+    return knn_matrix(unit, neighbours, low, mapping)
+
+
+def knn_matrix(unit: np.ndarray, neighbours: np.ndarray, low: float, mapping: str) -> sp.csr_array:
+    """The kNN R of :func:`knn_redundancy` from unit-norm feature rows (N, d), each image's
+    neighbour list (N, knn) and the smallest cosine of the full matrix (for "minmax").
+
+    Shared by the NumPy search above and the on-device search of ``alsel.torch``, so both give
+    the same matrix for the same neighbour lists.
+    """
+    n, knn = neighbours.shape
+    unit = np.asarray(unit, dtype=np.float64)
     # unordered pairs (a < b), each once; its cosine from one dot product -> exactly symmetric
     a = np.repeat(np.arange(n), knn)
     b = neighbours.ravel()

@@ -41,16 +41,16 @@ def test_knn_sparse_R_is_the_top_k_of_the_dense_R(mapping, k):
     dense = alsel.scores.redundancy(features, mapping)
     sparse = knn_redundancy(features, k, mapping)
     assert isinstance(sparse, sp.csr_matrix) and sparse.shape == (40, 40)
-    assert stored(sparse) == top_k_pattern(dense, k)
-    assert sparse.diagonal().tolist() == [0.0] * 40 and (sparse != sparse.T).nnz == 0
+    diagonal = {(i, i) for i in range(40)}
+    assert stored(sparse) == top_k_pattern(dense, k) | diagonal
+    np.testing.assert_allclose(sparse.diagonal(), np.diagonal(dense), rtol=1e-12)
+    assert (sparse != sparse.T).nnz == 0
     rows, cols = np.array(sorted(stored(sparse))).T
     values = np.asarray(sparse[rows, cols]).ravel()
-    if mapping == "minmax":  # min-max over the stored cosines, not over the whole matrix
-        cosines = alsel.scores.cosine_similarity(features)[rows, cols]
-        expected = (cosines - cosines.min()) / (cosines.max() - cosines.min())
-    else:
-        expected = dense[rows, cols]
-    np.testing.assert_allclose(values, expected, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(values, dense[rows, cols], rtol=1e-12, atol=1e-12)  # the dense R's
+    # the same matrix as the NumPy search of alsel.scores
+    numpy_side = alsel.scores.redundancy(features, mapping, knn=k)
+    np.testing.assert_allclose(sparse.toarray(), numpy_side.toarray(), rtol=1e-12, atol=1e-12)
 
 
 def test_knn_blocks_do_not_change_the_result():
@@ -67,7 +67,9 @@ def test_knn_accepts_tensors_and_keeps_duplicates_apart_from_themselves():
     features[3] = features[7]  # a duplicate image: cosine 1 with another, and with itself
     R = knn_redundancy(torch.from_numpy(features), 1, "none")
     assert R[3, 7] == pytest.approx(1.0) and R[7, 3] == pytest.approx(1.0)
-    assert R.diagonal().max() == 0
+    assert 3 in R[[7]].indices and 7 in R[[3]].indices  # each other's neighbour, not only itself
+    np.testing.assert_allclose(R.toarray(), alsel.scores.redundancy(features, "none", knn=1).toarray(),
+                               atol=1e-12)
 
 
 @pytest.mark.parametrize("knn", [0, 10, 11, 2.5, True, "3", None])

@@ -1,12 +1,10 @@
 """k-nearest-neighbour sparse R, computed in row blocks on a device without ever holding N x N.
 
-Convention (shared with ``alsel.scores.redundancy(features, knn=k)`` on the NumPy side): a
-``scipy.sparse`` CSR (N, N) matrix, symmetric, holding the union of each image's k nearest
-neighbours by cosine similarity (itself excluded), valued by the mapped cosine of the pair and
-stored as both (i, j) and (j, i); no diagonal. The mapping applies to the stored cosines with
-the names of :mod:`alsel.scores`: "minmax" over the stored values, "affine" = (1 + cos) / 2,
-"none". Stored entries stay stored even when their mapped value is 0 (the smallest under
-"minmax"), so the sparsity pattern is always the neighbour graph.
+The neighbours are searched here, on the model's device; the matrix is built by
+:func:`alsel.scores.knn_matrix`, so the convention is exactly that of
+``alsel.scores.redundancy(features, knn=k)``: the union of each image's k nearest neighbours by
+cosine (itself excluded from the search), symmetric, valued as the dense R (the "minmax" range
+is the full cosine matrix's, tracked block by block), with the diagonal r_ii stored.
 """
 
 from __future__ import annotations
@@ -41,7 +39,8 @@ def knn_redundancy(
         Neighbours per image, 1 <= knn < N. The union over images is kept, so a row can hold
         more than ``knn`` entries (i is j's neighbour but not the other way round).
     mapping : {"minmax", "affine", "none"}
-        Applied to the stored cosines: "minmax" over the stored values, "affine" = (1 + cos) / 2.
+        As :func:`alsel.scores.redundancy`: "minmax" over the full cosine matrix's range,
+        "affine" = (1 + cos) / 2.
     device : str, torch.device or None
         Where the similarities are computed; default the tensor's device, CPU for arrays. On the
         CPU they are float64, on CUDA float32 (neighbours whose cosines differ by less than
@@ -52,7 +51,7 @@ def knn_redundancy(
 
     Returns
     -------
-    scipy.sparse.csr_matrix (N, N), float64, symmetric, no diagonal.
+    scipy.sparse.csr_matrix (N, N), float64, symmetric, the diagonal stored (as the dense R's).
     """
     check_choice(mapping, "mapping", scores.R_MAPPINGS)
     unit = _unit_rows(features, device)
@@ -63,16 +62,15 @@ def knn_redundancy(
     chunk_size = as_count(chunk_size, "chunk_size", minimum=1)
 
     neighbours = np.empty((n, knn), dtype=np.int64)
-    cosines = np.empty((n, knn), dtype=np.float64)
+    low = 1.0
     for start in range(0, n, chunk_size):
         stop = min(n, start + chunk_size)
         block = unit[start:stop] @ unit.T
+        low = min(low, float(block.min()))
         rows = torch.arange(stop - start, device=block.device)
         block[rows, rows + start] = -torch.inf  # an image is not its own neighbour
-        top = torch.topk(block, knn, dim=1)
-        neighbours[start:stop] = top.indices.cpu().numpy()
-        cosines[start:stop] = top.values.double().cpu().numpy()
-    return _symmetric_csr(neighbours, cosines, mapping)
+        neighbours[start:stop] = torch.topk(block, knn, dim=1).indices.cpu().numpy()
+    return sp.csr_matrix(scores.knn_matrix(unit.double().cpu().numpy(), neighbours, low, mapping))
 
 
 def check_knn(knn: object, n_images: int | None) -> int:
@@ -113,33 +111,3 @@ def _unit_rows(features: object, device: str | torch.device | None) -> torch.Ten
             "undefined for them. Drop those images or use features that are not all zero."
         )
     return tensor / norms
-
-
-def _symmetric_csr(neighbours: np.ndarray, cosines: np.ndarray, mapping: str) -> sp.csr_matrix:
-    """The union of the directed neighbour lists, one value per unordered pair, as CSR."""
-    n, k = neighbours.shape
-    source = np.repeat(np.arange(n, dtype=np.int64), k)
-    target = neighbours.ravel()
-    low, high = np.minimum(source, target), np.maximum(source, target)
-    # One value per pair even when both directions found it (the two float products can differ
-    # in the last bit): the first occurrence, so R is exactly symmetric.
-    _, first = np.unique(low * n + high, return_index=True)
-    low, high = low[first], high[first]
-    values = _map(np.clip(cosines.ravel()[first], -1.0, 1.0), mapping)
-    matrix = sp.csr_matrix(
-        (
-            np.concatenate([values, values]),
-            (np.concatenate([low, high]), np.concatenate([high, low])),
-        ),
-        shape=(n, n),
-    )
-    matrix.sort_indices()
-    return matrix
-
-
-def _map(cosines: np.ndarray, mapping: str) -> np.ndarray:
-    if mapping == "minmax":
-        return scores.minmax(cosines)
-    if mapping == "affine":
-        return (1.0 + cosines) / 2.0
-    return cosines

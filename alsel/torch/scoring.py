@@ -44,7 +44,7 @@ def pool_scores(
     ``progress``).
 
     With ``knn=k``, R is instead the symmetric k-nearest-neighbour sparse matrix of
-    :func:`knn_redundancy` (CSR, mapping over the stored cosines), computed in blocks of
+    :func:`knn_redundancy` (CSR, the dense R on the neighbour pattern and the diagonal), computed in blocks of
     ``chunk_size`` rows on the model's device. ``select()`` takes dense R only for now.
 
     Returns
