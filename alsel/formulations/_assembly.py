@@ -118,22 +118,19 @@ def self_pair_rows(images: np.ndarray, z_cols: np.ndarray, v_start: int) -> RowB
 
 def pair_rows(pair_i: np.ndarray, pair_j: np.ndarray, z_cols: np.ndarray, v_start: int) -> RowBlock:
     """v_i + v_j - 2 z_k <= 1 for each pair k of distinct images (pair_i[k], pair_j[k])."""
-
-    def fill(indices: np.ndarray, data: np.ndarray) -> None:
-        np.minimum(pair_i, pair_j, out=indices[:, 0])
-        np.maximum(pair_i, pair_j, out=indices[:, 1])
-        indices[:, :2] += v_start
-        indices[:, 2] = z_cols
-        data[:, :2] = 1.0
-        data[:, 2] = -2.0
-
-    return RowBlock("pair", len(pair_i), 3, -np.inf, 1.0, fill)
+    return _pair_block("pair", -2.0, pair_i, pair_j, z_cols, v_start)
 
 
 def mccormick_rows(
     pair_i: np.ndarray, pair_j: np.ndarray, z_cols: np.ndarray, v_start: int
 ) -> RowBlock:
     """v_i + v_j - z_k <= 1 for each pair k of distinct images: McCormick's z >= v_i + v_j - 1."""
+    return _pair_block("mccormick", -1.0, pair_i, pair_j, z_cols, v_start)
+
+
+def _pair_block(name: str, z_coefficient: float, pair_i: np.ndarray, pair_j: np.ndarray,
+                z_cols: np.ndarray, v_start: int) -> RowBlock:
+    """Rows v_lo + v_hi + z_coefficient * z_k <= 1, the v columns in ascending order."""
 
     def fill(indices: np.ndarray, data: np.ndarray) -> None:
         np.minimum(pair_i, pair_j, out=indices[:, 0])
@@ -141,9 +138,9 @@ def mccormick_rows(
         indices[:, :2] += v_start
         indices[:, 2] = z_cols
         data[:, :2] = 1.0
-        data[:, 2] = -1.0
+        data[:, 2] = z_coefficient
 
-    return RowBlock("mccormick", len(pair_i), 3, -np.inf, 1.0, fill)
+    return RowBlock(name, len(pair_i), 3, -np.inf, 1.0, fill)
 
 
 def linked_capacity_rows(n: int, c: int, cap: int) -> RowBlock:
