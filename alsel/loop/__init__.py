@@ -9,7 +9,7 @@ module             its one job
 ``model``          a compact U-Net
 ``losses``         LSE pooling, masked image-level BCE, the combined loss
 ``train``          training on pixel labels + yes/no answers
-``scoring``        presence p, features, pixel entropy of the pool (swap point for alsel.torch)
+``scoring``        presence p, features, pixel entropy of the pool (through alsel.torch)
 ``store``          the answer store (atomic JSON)
 ``oracles``        simulated, terminal and CSV oracles
 ``strategies``     proposed, RR, EE, pixel-random, pixel-entropy

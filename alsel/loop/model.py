@@ -2,8 +2,8 @@
 
 Small enough that an epoch over a few hundred 32x32 scenes takes about a second on 2 CPU cores.
 The loop needs nothing specific to it: any ``torch.nn.Module`` mapping (n, channels, H, W) images
-to (n, n_labels, H, W) logits works (features for the redundancy term then come from
-:func:`alsel.loop.scoring.presence_and_features`' fallback).
+to (n, n_labels, H, W) logits works; its ``feature_module`` attribute, if any, names the module
+whose pooled output serves as image features (else the adapters' fallback, the pooled logits).
 """
 
 from __future__ import annotations
@@ -29,6 +29,9 @@ class TinyUNet(nn.Module):
     ``forward(x)`` returns logits (n, n_labels, H, W); :meth:`forward_with_features` also returns
     the bottleneck, globally average-pooled (n, 4w): the image features F(x) of Eq. 3.
     """
+
+    #: The module whose pooled output describes an image (read by alsel.loop.scoring's pass).
+    feature_module = "bottleneck"
 
     def __init__(self, in_channels: int = 1, n_labels: int = 11, width: int = 16) -> None:
         super().__init__()

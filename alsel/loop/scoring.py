@@ -1,16 +1,16 @@
 """Run a model over the pool: class-presence probabilities, image features, pixel entropy.
 
-SWAP POINT: this is the loop's own small scoring step. When ``alsel.torch`` (the PyTorch
-adapters) lands, :func:`presence_and_features` is the one function to replace with it; the rest
-of the loop only sees the arrays it returns.
+The pass goes through the PyTorch adapters (:func:`alsel.torch.predict_pool`), so the loop works
+with any segmentation model the adapters understand:
 
 * presence p (N, C): mean softmax probability of each queryable class over the image's pixels
-  (the paper's p_ij, Section 3.1);
-* features (N, d): the model's globally average-pooled encoder features if it has
-  ``forward_with_features`` (as :class:`~alsel.loop.model.TinyUNet` does), else the
-  average-pooled softmax maps;
+  (the paper's p_ij, Section 3.1), the first C of the model's labels;
+* features (N, d): the output of the module named by the model's ``feature_module`` attribute
+  (the bottleneck for :class:`~alsel.loop.model.TinyUNet`), average-pooled by the adapter's
+  hook; the pooled logits for a model without one (the adapter's fallback);
 * pixel entropy (N,): mean over pixels of the softmax entropy (nats), the image score of the EE
-  and entropy baselines.
+  and entropy baselines, taken from the same pass (the adapter's ``output=`` hook sees each
+  batch's logits).
 """
 
 from __future__ import annotations
@@ -30,29 +30,23 @@ class PoolScores:
     pixel_entropy: np.ndarray
 
 
-@torch.no_grad()
 def presence_and_features(
     model: torch.nn.Module, images: np.ndarray, n_classes: int, batch_size: int = 256
 ) -> PoolScores:
-    """Score ``images`` (N, channels, H, W) with ``model``; the first ``n_classes`` outputs are
-    the queryable classes."""
-    was_training = model.training
-    model.eval()
-    presence, features, entropy = [], [], []
-    try:
-        for start in range(0, len(images), batch_size):
-            x = torch.as_tensor(images[start:start + batch_size])
-            if hasattr(model, "forward_with_features"):
-                logits, feats = model.forward_with_features(x)
-            else:
-                logits, feats = model(x), None
-            prob = torch.softmax(logits, dim=1)
-            if feats is None:
-                feats = prob.mean(dim=(2, 3))
-            presence.append(prob[:, :n_classes].mean(dim=(2, 3)))
-            features.append(feats)
-            entropy.append(-(prob * torch.log(prob.clamp_min(1e-12))).sum(dim=1).mean(dim=(1, 2)))
-    finally:
-        model.train(was_training)
-    as_np = lambda parts: torch.cat(parts).double().numpy()  # noqa: E731
-    return PoolScores(as_np(presence), as_np(features), as_np(entropy))
+    """Score ``images`` (N, channels, H, W) with ``model`` in one streamed pass; the first
+    ``n_classes`` outputs are the queryable classes."""
+    from alsel.torch import predict_pool
+
+    entropy: list[torch.Tensor] = []
+
+    def logits_and_entropy(logits: torch.Tensor) -> torch.Tensor:
+        prob = torch.softmax(logits.float(), dim=1)
+        entropy.append(-(prob * torch.log(prob.clamp_min(1e-12))).sum(dim=1).mean(dim=(1, 2)))
+        return logits
+
+    batches = [torch.as_tensor(images[start:start + batch_size])
+               for start in range(0, len(images), batch_size)]
+    prediction = predict_pool(model, batches, features=getattr(model, "feature_module", None),
+                              output=logits_and_entropy, progress=False)
+    return PoolScores(prediction.p[:, :n_classes], prediction.features,
+                      torch.cat(entropy).double().cpu().numpy())
