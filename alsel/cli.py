@@ -24,18 +24,27 @@ class _CliError(Exception):
     """A user error found by the CLI itself (exit status 2)."""
 
 
-def _load_matrix(path: str, flag: str) -> np.ndarray:
+def _load_matrix(path: str, flag: str):
+    """A dense array (.npy, .csv, .txt) or a scipy.sparse matrix (.npz from scipy.sparse.save_npz,
+    e.g. a kNN R)."""
     file = Path(path)
     if not file.is_file():
         raise _CliError(f"{flag}: no such file {path!r}.")
     try:
         if file.suffix == ".npy":
             return np.load(file, allow_pickle=False)
+        if file.suffix == ".npz":
+            import scipy.sparse
+
+            return scipy.sparse.load_npz(file)
         if file.suffix in (".csv", ".txt"):
             return np.loadtxt(file, delimiter="," if file.suffix == ".csv" else None, ndmin=2)
     except Exception as exc:
         raise _CliError(f"{flag}: could not read {path!r}: {exc}") from exc
-    raise _CliError(f"{flag}: {path!r} must be a .npy, .csv or .txt file.")
+    raise _CliError(
+        f"{flag}: {path!r} must be a .npy, .csv or .txt file (dense), or a .npz written by "
+        "scipy.sparse.save_npz (sparse)."
+    )
 
 
 def _add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
@@ -192,7 +201,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     sel = commands.add_parser("select", help="select queries from G and R files")
     sel.add_argument("--G", required=True, help="confidence matrix (C, N): .npy, .csv or .txt")
-    sel.add_argument("--R", required=True, help="redundancy matrix (N, N): .npy, .csv or .txt")
+    sel.add_argument("--R", required=True,
+                     help="redundancy matrix (N, N): .npy, .csv or .txt, or a sparse .npz (scipy.sparse.save_npz)")
     sel.add_argument("--budget", type=int, required=True, help="B, the number of queries")
     sel.add_argument("--cmax", type=int, required=True, help="C_max, queries per image at most")
     sel.add_argument("--lam", type=float, required=True, help="weight of the redundancy term")

@@ -78,3 +78,22 @@ def test_demo_prints_summary_timings_and_queries(capsys):
     out = capsys.readouterr().out
     assert status == 0
     assert "20 queries" in out and "timings: build" in out and "first 3 of 20 queries" in out
+
+
+def test_select_reads_a_sparse_R(tmp_path, capsys):
+    import scipy.sparse
+
+    rng = np.random.default_rng(0)
+    features = rng.normal(size=(30, 4))
+    G = rng.random((3, 30))
+    R = alsel.scores.redundancy(features, knn=4)
+    np.save(tmp_path / "g.npy", G)
+    scipy.sparse.save_npz(tmp_path / "r.npz", R)
+    out = tmp_path / "q.csv"
+    assert main(["select", "--G", str(tmp_path / "g.npy"), "--R", str(tmp_path / "r.npz"),
+                 "--budget", "6", "--cmax", "2", "--lam", "1", "--formulation", "sparse",
+                 "-o", str(out)]) == 0
+    expected = alsel.select(G, R, 6, 2, 1.0, formulation="sparse").pairs
+    np.testing.assert_array_equal(np.loadtxt(out, delimiter=",", skiprows=1, dtype=int), expected)
+    assert main(["select", "--G", str(tmp_path / "g.npy"), "--R", str(tmp_path / "g.npy.bad"),
+                 "--budget", "6", "--cmax", "2", "--lam", "1"]) == 2
