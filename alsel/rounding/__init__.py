@@ -71,8 +71,9 @@ def _then_local(base: Rounding) -> Rounding:
 ROUNDINGS: dict[str, Rounding] = {
     **BASE_ROUNDINGS,
     "local": _then_local(topb),
-    **{f"{name}+local": _then_local(base) for name, base in BASE_ROUNDINGS.items()},
-    "greedy+local": greedy_local,
+    "topb+local": _then_local(topb),
+    "greedy+local": greedy_local,  # multi-start, not greedy then local search
+    "randomized+local": _then_local(randomized),
 }
 
 __all__ = ["NEEDS_RELAXATION", "ROUNDINGS", "TIE_DECIMALS", "greedy", "local_search", "randomized", "topb"]
