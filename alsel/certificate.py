@@ -176,11 +176,18 @@ def relative_kkt(xp: Any, data: KKTData, x: Any, y: Any, Ax: Any, ATy_allowed: A
     allowed = project_duals(xp, data.dual_floor, data.dual_ceiling, y)
     rows, finite, wrong = row_and_column_terms(xp, data, allowed, ATy_allowed)
     dual = np.sqrt(_sum_of_squares(xp, y - allowed) + _sum_of_squares(xp, wrong))
-    p = float(data.c @ x) + data.offset
-    q = float(xp.sum(rows) + xp.sum(finite)) + data.offset
+    return certificate_from_sums(data, float(primal), float(dual), float(data.c @ x),
+                                 float(xp.sum(rows) + xp.sum(finite)))
+
+
+def certificate_from_sums(data: KKTData, primal_norm: float, dual_norm: float, cx: float,
+                          dual_terms: float) -> Certificate:
+    """The certificate from its sums: ||primal excess||, ||dual excess||, c'x and the dual
+    objective's terms (row and column terms, without the offset)."""
+    p = cx + data.offset
+    q = dual_terms + data.offset
     gap = abs(p - q) / (1.0 + abs(p) + abs(q))
-    return Certificate(float(primal / (1.0 + data.bounds_norm)), float(dual / (1.0 + data.c_norm)),
-                       gap, p, q)
+    return Certificate(primal_norm / (1.0 + data.bounds_norm), dual_norm / (1.0 + data.c_norm), gap, p, q)
 
 
 def certify(

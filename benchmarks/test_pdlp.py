@@ -44,22 +44,25 @@ def test_pdlp(benchmark, variant, n_images):
 PERTURBATIONS = {
     "additive 1e-3 std(G)": lambda G, rng: G + np.abs(rng.normal(scale=1e-3 * G.std(), size=G.shape)),
     "relative 1%": lambda G, rng: G * (1 + rng.normal(scale=1e-2, size=G.shape)),
+    "relative 5%": lambda G, rng: G * (1 + rng.normal(scale=5e-2, size=G.shape)),
 }
 
 
+@pytest.mark.parametrize("seed", [1, 2, 3])
 @pytest.mark.parametrize("perturbation", list(PERTURBATIONS))
 @pytest.mark.parametrize("n_images", [300, 1200])
-def test_pdlp_warm_start_after_a_small_change_in_G(benchmark, n_images, perturbation):
+def test_pdlp_warm_start_after_a_small_change_in_G(benchmark, n_images, perturbation, seed):
     problem = paper_scale_problem(n_images)
     before = alsel.build_lp(problem, "symmetric")
     previous = solvers.solve(before, "pdlp", {"tol": TOL})
-    G = PERTURBATIONS[perturbation](problem.G, np.random.default_rng(1))
+    G = PERTURBATIONS[perturbation](problem.G, np.random.default_rng(seed))
     changed = alsel.SelectionProblem(G, problem.R, problem.B, problem.C_max, problem.lam)
     lp = alsel.build_lp(changed, "symmetric")
     cold = solvers.solve(lp, "pdlp", {"tol": TOL})
     benchmark.group = f"PDLP warm start N={n_images}"
     warm = benchmark.pedantic(solvers.solve, args=(lp, "pdlp", {"tol": TOL, "warm_start": previous}), rounds=1)
     benchmark.extra_info.update(
+        start_kkt=alsel.certify(lp, previous.x, previous.row_dual).kkt_error,
         cold_iterations=cold.iterations, cold_seconds=cold.seconds,
         warm_iterations=warm.iterations, warm_seconds=warm.seconds,
         speedup=cold.seconds / warm.seconds,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import types
 
 import numpy as np
@@ -14,7 +15,8 @@ from hypothesis import strategies as st
 import alsel
 from alsel import solvers
 from alsel.lp import LinearProgram, VariableIndex
-from alsel.solvers.pdlp import arrays, kernels, operators, scaling
+from alsel.certificate import relative_kkt
+from alsel.solvers.pdlp import arrays, kernels, operators, scaling, termination
 from alsel.solvers.pdlp.arrays import ArrayContext
 
 
@@ -116,7 +118,51 @@ def test_warm_start_from_the_optimum_stops_at_once(algorithm):
     cold = solvers.solve(lp, "pdlp", {"algorithm": algorithm, "tol": 1e-6})
     warm = solvers.solve(lp, "pdlp", {"algorithm": algorithm, "tol": 1e-6, "warm_start": cold})
     assert warm.status == "optimal"
-    assert warm.iterations <= 2 < cold.iterations
+    assert warm.iterations == 0 < cold.iterations
+    assert warm.info["age"] == cold.iterations
+
+
+def _changed_lp(problem, rng, scale):
+    """The LP of ``problem`` after |noise| of scale * std(G) is added to G."""
+    G = problem.G + np.abs(rng.normal(scale=scale * problem.G.std(), size=problem.G.shape))
+    return alsel.build_lp(alsel.SelectionProblem(G, problem.R, problem.B, problem.C_max, problem.lam),
+                          "symmetric")
+
+
+def test_warm_start_that_still_certifies_stops_before_the_first_step():
+    problem = random_problem(n=40, c=6, B=20, c_max=3, lam=1.0, seed=1)
+    previous = solvers.solve(alsel.build_lp(problem, "symmetric"), "pdlp", {"tol": 1e-4})
+    rng = np.random.default_rng(0)
+    for scale in (1e-7, 1e-2):
+        lp = _changed_lp(problem, rng, scale)
+        still_certifies = alsel.certify(lp, previous.x, previous.row_dual).kkt_error <= 1e-4
+        warm = solvers.solve(lp, "pdlp", {"tol": 1e-4, "warm_start": previous})
+        assert warm.status == "optimal"
+        assert alsel.certify(lp, warm.x, warm.row_dual).kkt_error <= 1e-4
+        assert (warm.iterations == 0) == still_certifies, scale
+        assert warm.info["age"] == previous.iterations + warm.iterations
+
+
+def test_a_near_warm_start_continues_the_solve_and_a_far_one_starts_young():
+    """PDLP's artificial restarts (k >= 0.36 * iterations so far) are for a solve's first
+    iterations: a warm start within sqrt(tol) of optimal counts the iterations of the solve it
+    continues; one farther away is restarted as a young solve."""
+    problem = random_problem(n=40, c=6, B=20, c_max=3, lam=1.0, seed=1)
+    previous = solvers.solve(alsel.build_lp(problem, "symmetric"), "pdlp", {"tol": 1e-4})
+    young = dataclasses.replace(previous, info={**previous.info, "age": 0})
+    options = {"tol": 1e-4, "iteration_limit": 64}
+    for scale, near in ((1e-3, True), (1e-2, True), (1e-1, False)):
+        lp = _changed_lp(problem, np.random.default_rng(0), scale)
+        assert (alsel.certify(lp, previous.x, previous.row_dual).kkt_error <= 1e-2) == near
+        as_young = solvers.solve(lp, "pdlp", {**options, "warm_start": young})
+        as_given = solvers.solve(lp, "pdlp", {**options, "warm_start": previous})
+        assert as_young.info["restarts"] >= 1
+        if near:
+            assert as_given.info["restarts"] < as_young.info["restarts"], scale
+            assert as_given.info["age"] == previous.iterations + as_given.iterations
+        else:
+            assert as_given.info["restarts"] == as_young.info["restarts"], scale
+            assert as_given.info["age"] == as_given.iterations
 
 
 def test_warm_start_through_select():
@@ -296,6 +342,30 @@ def test_cupy_kernels_equal_the_array_kernels():
     fused = kernels.kernels_for(ctx, 1000, 700)
     assert fused.name == "cupy"
     _check_fused_kernels(fused, ctx)
+
+
+@pytest.mark.parametrize("make_lp", [lambda: general_lp(4, m=40, n=30), lambda: general_lp(5, m=9, n=14),
+                                     lambda: alsel.build_lp(random_problem(n=30, c=5, B=12, c_max=3, lam=1.0, seed=0), "paper")])
+def test_fused_certificate_equals_the_array_one(make_lp):
+    """The compiled certificate (two loops that unscale on the fly) against relative_kkt, at
+    random points that violate every kind of bound, on LPs with infinite bounds."""
+    if not kernels.numba_available():
+        pytest.skip("numba is not installed: pip install 'alsel[fast]'")
+    lp = make_lp()
+    ctx = arrays.context("cpu")
+    scaled = scaling.scale(lp)
+    s = scaled.scaling
+    evaluator = termination.Evaluator(lp, scaled, ctx)
+    assert evaluator.fused is not None
+    operator = operators.make_operator("sparse", lp, scaled.A, s.row, s.col, ctx)
+    rng = np.random.default_rng(0)
+    for _ in range(5):
+        x, y = 3 * rng.normal(size=lp.num_cols), 3 * rng.normal(size=lp.num_rows)
+        Ax, ATy = operator.matvec(x), operator.rmatvec(y)
+        fused = evaluator.kkt(x, y, Ax, ATy)
+        plain = relative_kkt(np, evaluator.data, evaluator.x(x), evaluator.y(y), evaluator.Ax(Ax), evaluator.ATy(ATy))
+        for name in ("primal_residual", "dual_residual", "gap", "primal_objective", "dual_objective"):
+            assert getattr(fused, name) == pytest.approx(getattr(plain, name), rel=1e-12, abs=1e-12), name
 
 
 def test_solver_reports_its_kernels_and_agrees_without_numba(monkeypatch):

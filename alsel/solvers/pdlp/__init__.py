@@ -12,7 +12,9 @@ Backends "pdlp" (``device="cpu"`` by default) and "pdlp-cuda" (``device="cuda"``
 ``operator``        "sparse" (stored CSR matrix and its transpose) or "structured" (computed
                     from the selection LP's structure; alsel's formulations only)
 ``warm_start``      an LPSolution (e.g. ``Selection.solution``) or a pair (x, y) in the LP's
-                    column and row order
+                    column and row order; a PDLP answer also hands over its primal weight, step
+                    size and age (iterations so far, ``info["age"]``). A start that already
+                    certifies within tol is returned after 0 iterations.
 ``verbose``         print progress (iteration, KKT error, restarts, primal weight) to stderr;
                     it is always logged at DEBUG level on logger "alsel.solvers.pdlp"
 
@@ -46,7 +48,8 @@ def _warm_start(warm_start: Any, lp: LinearProgram) -> tuple[np.ndarray, np.ndar
         x, y = warm_start.x, warm_start.row_dual
         if warm_start.solver in ("pdlp", "pdlp-cuda"):
             state = {"initial_primal_weight": warm_start.info.get("primal_weight"),
-                     "initial_step_size": warm_start.info.get("step_size")}
+                     "initial_step_size": warm_start.info.get("step_size"),
+                     "prior_iterations": warm_start.info.get("age", warm_start.iterations)}
     else:
         x, y = warm_start
     if x is None:
@@ -157,6 +160,7 @@ class PdlpBackend:
             algorithm=f"{algorithm}/{operator.name}/{device}",
             info={
                 "restarts": result.restarts,
+                "age": result.age,
                 "kernels": result.kernels,
                 "primal_weight": result.primal_weight,
                 "step_size": result.step_size,

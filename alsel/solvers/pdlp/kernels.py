@@ -209,6 +209,60 @@ def _compile_cupy() -> dict:
     }
 
 
+def _compile_kkt():
+    from numba import njit
+
+    @njit(cache=True)
+    def kkt_sums(x_s, y_s, Ax_s, ATy_s, d1, d2, theta_b, theta_c, c, row_lower, row_upper,
+                 col_lower, col_upper, dual_floor, dual_ceiling, row_lower_0, row_upper_0,
+                 col_lower_0, col_upper_0, col_lower_infinite, col_upper_infinite, boxed):
+        primal = 0.0
+        dual = 0.0
+        dual_terms = 0.0
+        cx = 0.0
+        for i in range(y_s.shape[0]):
+            ax = Ax_s[i] / (d1[i] * theta_b)
+            excess = ax - min(max(ax, row_lower[i]), row_upper[i])
+            primal += excess * excess
+            y = d1[i] * y_s[i] / theta_c
+            allowed = min(max(y, dual_floor[i]), dual_ceiling[i])
+            dual += (y - allowed) * (y - allowed)
+            dual_terms += allowed * row_lower_0[i] if allowed > 0 else allowed * row_upper_0[i]
+        for j in range(x_s.shape[0]):
+            x = d2[j] * x_s[j] / theta_b
+            excess = x - min(max(x, col_lower[j]), col_upper[j])
+            primal += excess * excess
+            cx += c[j] * x
+            d = c[j] - ATy_s[j] / (d2[j] * theta_c)
+            dual_terms += d * col_lower_0[j] if d > 0 else d * col_upper_0[j]
+            if not boxed and ((d > 0 and col_lower_infinite[j]) or (d < 0 and col_upper_infinite[j])):
+                dual += d * d
+        return primal, dual, cx, dual_terms
+
+    return kkt_sums
+
+
+class FusedKKT:
+    """alsel's certificate of a scaled point in two compiled loops (rows, columns) that unscale
+    on the fly: the ~25 whole-array NumPy passes of ``relative_kkt`` cost ~10 iterations at
+    N = 300 and the adaptive loop evaluates two certificates every 32 iterations."""
+
+    _compiled = None
+
+    def __init__(self, data, d1, d2, theta_b: float, theta_c: float) -> None:
+        if FusedKKT._compiled is None:
+            FusedKKT._compiled = _compile_kkt()
+        self.data = data
+        self.arguments = (d1, d2, float(theta_b), float(theta_c), data.c, data.row_lower, data.row_upper,
+                          data.col_lower, data.col_upper, data.dual_floor, data.dual_ceiling,
+                          data.row_lower_0, data.row_upper_0, data.col_lower_0, data.col_upper_0,
+                          data.col_lower_infinite, data.col_upper_infinite, bool(data.boxed))
+
+    def sums(self, x_s, y_s, Ax_s, ATy_s) -> tuple[float, float, float, float]:
+        """(||primal excess||^2, ||dual excess||^2, c'x, dual objective terms) in the original space."""
+        return FusedKKT._compiled(x_s, y_s, Ax_s, ATy_s, *self.arguments)
+
+
 def numba_available() -> bool:
     try:
         import numba  # noqa: F401

@@ -64,6 +64,7 @@ class PdlpParameters:
     seed: int = 0
     initial_primal_weight: float | None = None
     initial_step_size: float | None = None
+    prior_iterations: int = 0  # a warm start's age: the iterations of the solves it continues
 
 
 @dataclass
@@ -80,6 +81,7 @@ class PdlpResult:
     step_size: float
     history: list[tuple[int, float, int, float]] = field(default_factory=list)
     kernels: str = "array"
+    age: int = 0  # iterations the artificial-restart rule counted, this solve's included
 
 
 def spectral_norm(operator, ctx: ArrayContext, iterations: int, seed: int) -> float:
@@ -146,7 +148,12 @@ def solve_halpern(problem, operator, evaluator: Evaluator, ctx: ArrayContext,
 
     def finish(status, x_out, y_out, kkt):
         return PdlpResult(status, x_out.copy(), y_out.copy(), kkt, total, restarts, omega, eta,
-                          history, kernels.name)
+                          history, kernels.name, age + total)
+
+    start = _start_certificate(evaluator, operator, x, y, Ax, history, omega)
+    age = _age(params, start)
+    if start.kkt_error <= params.tol:
+        return finish("optimal", x, y, start)
 
     while True:
         xp.subtract(c, operator.rmatvec(y), out=gradient)
@@ -180,7 +187,7 @@ def solve_halpern(problem, operator, evaluator: Evaluator, ctx: ArrayContext,
             restart = k > 0 and (
                 error <= params.beta_sufficient_halpern * anchor_error
                 or (error <= params.beta_necessary_halpern * anchor_error and error > previous_error)
-                or k >= params.beta_artificial * total
+                or k >= params.beta_artificial * (age + total)
             )
             previous_error = error
             if restart or ATy0 is None:
@@ -206,6 +213,26 @@ def solve_halpern(problem, operator, evaluator: Evaluator, ctx: ArrayContext,
         total += 1
 
 
+def _start_certificate(evaluator, operator, x, y, Ax, history, omega, ATy=None) -> Certificate:
+    """The start's certificate, logged as iteration 0: a warm start that already certifies
+    stops there, since one PDHG step with an inherited (large) primal step can leave the
+    optimum of a slightly changed LP far behind."""
+    start = evaluator.kkt(x, y, Ax, operator.rmatvec(y) if ATy is None else ATy)
+    history.append((0, start.kkt_error, 0, omega))
+    return start
+
+
+def _age(params: PdlpParameters, start: Certificate) -> int:
+    """The iterations PDLP's artificial-restart rule counts before this solve's first.
+
+    A warm start continues the solve it came from when it has done at least half of the work,
+    in log KKT error, between a cold start (error ~1) and tol: error <= sqrt(tol). Then its
+    first epochs are not cut short as a young solve's would be. A start farther away (a larger
+    change of the LP) is restarted as a young solve, which adapts the primal weight sooner.
+    Measured in docs/pdlp.md ("Warm start") on both sides of the threshold."""
+    return params.prior_iterations if start.kkt_error <= math.sqrt(params.tol) else 0
+
+
 def _update_primal_weight(params, xp, omega, integral, best_balance, best_omega, dx, dy, kkt):
     """cuPDLPx's PID step on log(omega) balancing the scaled primal and dual displacements."""
     dx_norm, dy_norm = float(xp.linalg.norm(dx)), float(xp.linalg.norm(dy))
@@ -227,8 +254,11 @@ def solve_adaptive(problem, operator, evaluator: Evaluator, ctx: ArrayContext,
     Steps adapt by PDLP's rule eta_max = ||dz||_omega^2 / (2 |dy' K dx|); the restart candidate
     is the current or the step-weighted average iterate, whichever has the smaller KKT error;
     restarts follow the KKT error (beta_sufficient 0.5, 0.8, beta_artificial) and the primal weight
-    is smoothed toward ||dy|| / ||dx|| (theta = 0.5) at each restart. Vector work happens in
-    preallocated buffers: on the CPU it, not the two products, dominates an iteration.
+    is smoothed toward ||dy|| / ||dx|| (theta = 0.5) at each restart. The first epoch is judged
+    against the start's own KKT error, and the artificial-restart rule counts a near warm
+    start's ``prior_iterations`` (``_age``), so it is not thrown away for the first candidate.
+    Vector work happens in preallocated buffers: on the CPU it, not the two products, dominates
+    an iteration.
     """
     xp = ctx.xp
     started = time.perf_counter()
@@ -252,13 +282,19 @@ def solve_adaptive(problem, operator, evaluator: Evaluator, ctx: ArrayContext,
     sum_x, sum_y = xp.zeros(n, dtype=ctx.dtype), xp.zeros(m, dtype=ctx.dtype)
     weight_total = 0.0
     k = total = restarts = 0
-    last_restart_error = previous_candidate_error = None
+    previous_candidate_error = None
     history: list[tuple[int, float, int, float]] = []
     every = params.check_every or 32
 
     def finish(status, x_out, y_out, kkt):
         return PdlpResult(status, x_out, y_out, kkt, total, restarts, omega, eta, history,
-                          kernels.name)
+                          kernels.name, age + total)
+
+    start = _start_certificate(evaluator, operator, x, y, Ax, history, omega, ATy)
+    age = _age(params, start)
+    if start.kkt_error <= params.tol:
+        return finish("optimal", x, y, start)
+    last_restart_error = start.kkt_error  # the restart criteria compare with the anchor's error
 
     while True:
         xp.subtract(c, ATy, out=gradient)
@@ -302,13 +338,11 @@ def solve_adaptive(problem, operator, evaluator: Evaluator, ctx: ArrayContext,
         status = _stop_status(evaluator, params, total, started, (y - y0, ATy - ATy0), (x - x0, Ax - Ax0))
         if status is not None:
             return finish(status, x, y, current)
-        if last_restart_error is None:
-            last_restart_error = best
         restart = (
             best <= params.beta_sufficient_adaptive * last_restart_error
             or (best <= params.beta_necessary_adaptive * last_restart_error
                 and previous_candidate_error is not None and best > previous_candidate_error)
-            or k >= params.beta_artificial * total
+            or k >= params.beta_artificial * (age + total)
         )
         previous_candidate_error = best
         if restart:

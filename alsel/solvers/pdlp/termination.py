@@ -8,10 +8,15 @@ within tol when alsel recomputes it on the host.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
-from ...certificate import Certificate, KKTData, column_terms, project_duals, relative_kkt, row_terms
+import numpy as np
+
+from ...certificate import (Certificate, KKTData, certificate_from_sums, column_terms, project_duals,
+                            relative_kkt, row_terms)
 from .arrays import ArrayContext
+from . import kernels
 
 
 def _max(values: Any) -> float:
@@ -29,6 +34,8 @@ class Evaluator:
         self.d2 = ctx.asarray(s.col)
         self.theta_b, self.theta_c = s.bound, s.objective
         self.data = KKTData.from_lp(lp, ctx.xp, ctx.dtype)
+        fused = ctx.xp is np and ctx.dtype == np.float64 and kernels.numba_available()
+        self.fused = kernels.FusedKKT(self.data, self.d1, self.d2, self.theta_b, self.theta_c) if fused else None
 
     # maps from the scaled space: x = D2 x~ / theta_b, y = D1 y~ / theta_c
     def x(self, x_s):
@@ -45,6 +52,9 @@ class Evaluator:
 
     def kkt(self, x_s, y_s, Ax_s, ATy_s) -> Certificate:
         """alsel's certificate of the scaled point (x_s, y_s), whose products are given."""
+        if self.fused is not None:
+            primal, dual, cx, dual_terms = self.fused.sums(x_s, y_s, Ax_s, ATy_s)
+            return certificate_from_sums(self.data, math.sqrt(primal), math.sqrt(dual), cx, dual_terms)
         return relative_kkt(self.xp, self.data, self.x(x_s), self.y(y_s), self.Ax(Ax_s), self.ATy(ATy_s))
 
     def primal_infeasible(self, dy_s, ATdy_s, tol: float) -> bool:
