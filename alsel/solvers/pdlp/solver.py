@@ -43,7 +43,8 @@ logger = logging.getLogger("alsel.solvers.pdlp")
 
 @dataclass(frozen=True)
 class PdlpParameters:
-    """Tunable constants (cuPDLPx's defaults, but the adaptive loop's sufficient-decay threshold)."""
+    """Tunable constants: cuPDLPx's defaults, but the adaptive loop's sufficient-decay threshold
+    and check cadence, and the ray tests' cadence (docs/pdlp.md, "Constants")."""
 
     tol: float = 1e-4
     time_limit: float | None = None
