@@ -252,7 +252,6 @@ class FusedKKT:
     def __init__(self, data, d1, d2, theta_b: float, theta_c: float) -> None:
         if FusedKKT._compiled is None:
             FusedKKT._compiled = _compile_kkt()
-        self.data = data
         self.arguments = (d1, d2, float(theta_b), float(theta_c), data.c, data.row_lower, data.row_upper,
                           data.col_lower, data.col_upper, data.dual_floor, data.dual_ceiling,
                           data.row_lower_0, data.row_upper_0, data.col_lower_0, data.col_upper_0,
