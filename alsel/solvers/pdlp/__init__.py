@@ -15,6 +15,13 @@ Backends "pdlp" (``device="cpu"`` by default) and "pdlp-cuda" (``device="cuda"``
                     column and row order; a PDLP answer also hands over its primal weight, step
                     size and age (iterations so far, ``info["age"]``). A start that already
                     certifies within tol is returned after 0 iterations.
+``primal_weight``   the primal weight omega the solve starts from (step sizes tau = eta / omega,
+                    sigma = eta * omega in the scaled problem), a positive number. Default: the
+                    previous solve's for a PDLP warm start; for a cold start an estimate of
+                    ||y*|| / ||x*|| by one exact line search of the dual (``weight.py``), or 1
+                    (PDLP's default) where that does not apply. ``info["initial_primal_weight"]``
+                    and ``info["initial_primal_weight_from"]`` say which. docs/pdlp.md, "Primal
+                    weight at the start"
 ``verbose``         print progress (iteration, KKT error, restarts, primal weight) to stderr;
                     it is always logged at DEBUG level on logger "alsel.solvers.pdlp"
 
@@ -24,6 +31,7 @@ The design, and why, is in docs/pdlp.md.
 from __future__ import annotations
 
 import logging
+import math
 import time
 from typing import Any
 
@@ -36,6 +44,7 @@ from .operators import OPERATORS, make_operator
 from .scaling import scale
 from .solver import PdlpParameters, logger, solve_adaptive, solve_halpern
 from .termination import Evaluator
+from .weight import estimate_primal_weight
 
 DEFAULT_TOL = 1e-4
 ALGORITHMS = {"adaptive": solve_adaptive, "halpern": solve_halpern}
@@ -59,12 +68,22 @@ def _warm_start(warm_start: Any, lp: LinearProgram) -> tuple[np.ndarray, np.ndar
     return x, y, state
 
 
+def _starting_weight(given: float | None, inherited: float | None, scaled) -> tuple[float, str]:
+    """The primal weight the loop starts from, and where it came from."""
+    if given is not None:
+        return float(given), "given"
+    if inherited is not None:
+        return float(inherited), "warm start"
+    estimate = estimate_primal_weight(scaled)
+    return (estimate, "estimate") if estimate is not None else (1.0, "default")
+
+
 class PdlpBackend:
     """alsel's PDLP (first-order; LPs only) on the CPU or an NVIDIA GPU."""
 
     supports_mip = False
     options = ("time_limit", "verbose", "tol", "iteration_limit", "device", "dtype", "operator",
-               "algorithm", "warm_start")
+               "algorithm", "warm_start", "primal_weight")
 
     def __init__(self, name: str = "pdlp", device: str = "cpu") -> None:
         self.name = name
@@ -91,6 +110,13 @@ class PdlpBackend:
         operator = options.get("operator", "sparse")
         if operator not in OPERATORS:
             raise ValueError(f"unknown operator {operator!r}; valid: {', '.join(map(repr, OPERATORS))}.")
+        weight = options.get("primal_weight")
+        if weight is not None and not (
+            isinstance(weight, (int, float)) and not isinstance(weight, bool) and 0 < weight < math.inf
+        ):
+            raise ValueError(
+                f"primal_weight must be a positive finite number, e.g. 1e-6; got {weight!r}."
+            )
         if device == "cuda":
             context("cuda", dtype)  # raises SolverUnavailable, never falls back to the CPU
 
@@ -106,15 +132,17 @@ class PdlpBackend:
                     f"warm_start must give x of shape ({lp.num_cols},) and y of shape "
                     f"({lp.num_rows},); got {x_warm.shape} and {y_warm.shape}."
                 )
+        started = time.perf_counter()
+        ctx = context(device, dtype)
+        scaled = scale(lp)
+        warm_state["initial_primal_weight"], weight_source = _starting_weight(
+            options.get("primal_weight"), warm_state.get("initial_primal_weight"), scaled)
         params = PdlpParameters(
             tol=float(options.get("tol", DEFAULT_TOL)),
             time_limit=options.get("time_limit"),
             iteration_limit=options.get("iteration_limit"),
             **warm_state,
         )
-        started = time.perf_counter()
-        ctx = context(device, dtype)
-        scaled = scale(lp)
         s = scaled.scaling
         operator = make_operator(kind, lp, scaled.A, s.row, s.col, ctx)
         evaluator = Evaluator(lp, scaled, ctx)
@@ -163,6 +191,8 @@ class PdlpBackend:
                 "age": result.age,
                 "kernels": result.kernels,
                 "primal_weight": result.primal_weight,
+                "initial_primal_weight": params.initial_primal_weight,
+                "initial_primal_weight_from": weight_source,
                 "step_size": result.step_size,
                 "kkt": None if kkt is None else {"primal": kkt.primal_residual, "dual": kkt.dual_residual,
                                                  "gap": kkt.gap},
