@@ -17,6 +17,7 @@ from alsel import solvers
 from alsel.lp import LinearProgram, VariableIndex
 from alsel.certificate import relative_kkt
 from alsel.solvers.pdlp import arrays, kernels, operators, scaling, termination
+from alsel.solvers.pdlp.weight import estimate_primal_weight
 from alsel.solvers.pdlp.arrays import ArrayContext
 
 
@@ -190,14 +191,24 @@ def test_primal_weight_is_where_the_solve_starts_and_the_answer_does_not_depend_
     assert agree(solution.objective, reference.objective, 1e-5)
 
 
-def test_given_primal_weight_overrides_the_warm_starts():
+def test_given_primal_weight_overrides_the_estimate_and_the_warm_starts():
     problem = random_problem(n=40, c=6, B=20, c_max=3, lam=1.0, seed=1)
     previous = solvers.solve(alsel.build_lp(problem, "symmetric"), "pdlp", {"tol": 1e-4})
     lp = _changed_lp(problem, np.random.default_rng(0), 1e-1)
-    inherited = solvers.solve(lp, "pdlp", {"warm_start": previous, "iteration_limit": 8})
+    warm = solvers.solve(lp, "pdlp", {"warm_start": previous, "iteration_limit": 8})
     given = solvers.solve(lp, "pdlp", {"warm_start": previous, "primal_weight": 0.5, "iteration_limit": 8})
-    assert inherited.info["history"][0][3] == previous.info["primal_weight"] != 0.5
-    assert given.info["history"][0][3] == 0.5
+    assert warm.info["initial_primal_weight_from"] == "estimate"
+    assert warm.info["history"][0][3] == estimate_primal_weight(scaling.scale(lp)) != 0.5
+    assert given.info["history"][0][3] == 0.5 and given.info["initial_primal_weight_from"] == "given"
+
+
+def test_a_warm_start_hands_over_its_primal_weight_where_the_lp_has_no_estimate():
+    lp = general_lp(3)
+    previous = solvers.solve(lp, "pdlp", {"tol": 1e-4})
+    changed = dataclasses.replace(lp, c=lp.c * (1 + 0.05 * np.random.default_rng(0).normal(size=lp.c.shape)))
+    warm = solvers.solve(changed, "pdlp", {"tol": 1e-6, "warm_start": previous})
+    assert warm.info["initial_primal_weight_from"] == "warm start"
+    assert warm.info["history"][0][3] == previous.info["primal_weight"] != 1.0
 
 
 def test_warm_start_through_select():

@@ -89,7 +89,7 @@ def test_no_estimate_where_it_does_not_apply():
     assert estimate_primal_weight(feasible) is None  # x0 = 0 satisfies the row: nothing to price
 
 
-def test_a_cold_solve_starts_from_the_estimate_and_a_warm_one_from_its_predecessor():
+def test_cold_and_warm_solves_start_from_the_estimate():
     lp = alsel.build_lp(random_problem(n=30, c=5, B=12, c_max=3, lam=1.0, seed=3), "symmetric")
     estimate = estimate_primal_weight(scale(lp))
     assert estimate is not None and estimate != 1.0
@@ -97,8 +97,8 @@ def test_a_cold_solve_starts_from_the_estimate_and_a_warm_one_from_its_predecess
     assert cold.info["history"][0][3] == cold.info["initial_primal_weight"] == estimate
     assert cold.info["initial_primal_weight_from"] == "estimate"
     warm = solvers.solve(lp, "pdlp", {"tol": 1e-6, "warm_start": cold})
-    assert warm.info["history"][0][3] == cold.info["primal_weight"]
-    assert warm.info["initial_primal_weight_from"] == "warm start"
+    assert warm.info["history"][0][3] == estimate != cold.info["primal_weight"]
+    assert warm.info["initial_primal_weight_from"] == "estimate"
     general = solvers.solve(general_lp(2), "pdlp", {"tol": 1e-4})
     assert general.info["history"][0][3] == 1.0  # PDLP's default where the estimate does not apply
     assert general.info["initial_primal_weight_from"] == "default"

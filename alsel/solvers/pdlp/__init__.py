@@ -12,14 +12,15 @@ Backends "pdlp" (``device="cpu"`` by default) and "pdlp-cuda" (``device="cuda"``
 ``operator``        "sparse" (stored CSR matrix and its transpose) or "structured" (computed
                     from the selection LP's structure; alsel's formulations only)
 ``warm_start``      an LPSolution (e.g. ``Selection.solution``) or a pair (x, y) in the LP's
-                    column and row order; a PDLP answer also hands over its primal weight, step
-                    size and age (iterations so far, ``info["age"]``). A start that already
+                    column and row order; a PDLP answer also hands over its step size, its age
+                    (iterations so far, ``info["age"]``) and its primal weight (used only where
+                    this LP has no estimate, see ``primal_weight``). A start that already
                     certifies within tol is returned after 0 iterations.
 ``primal_weight``   the primal weight omega the solve starts from (step sizes tau = eta / omega,
-                    sigma = eta * omega in the scaled problem), a positive number. Default: the
-                    previous solve's for a PDLP warm start; for a cold start an estimate of
-                    ||y*|| / ||x*|| by one exact line search of the dual (``weight.py``), or 1
-                    (PDLP's default) where that does not apply. ``info["initial_primal_weight"]``
+                    sigma = eta * omega in the scaled problem), a positive number. Default: an
+                    estimate of ||y*|| / ||x*|| by one exact line search of the dual
+                    (``weight.py``), cold or warm; where that does not apply, the weight a PDLP
+                    warm start hands over, else 1 (PDLP's default). ``info["initial_primal_weight"]``
                     and ``info["initial_primal_weight_from"]`` say which. docs/pdlp.md, "Primal
                     weight at the start"
 ``verbose``         print progress (iteration, KKT error, restarts, primal weight) to stderr;
@@ -69,13 +70,17 @@ def _warm_start(warm_start: Any, lp: LinearProgram) -> tuple[np.ndarray, np.ndar
 
 
 def _starting_weight(given: float | None, inherited: float | None, scaled) -> tuple[float, str]:
-    """The primal weight the loop starts from, and where it came from."""
+    """The primal weight the loop starts from, and where it came from: the option; else the
+    estimate for this LP, for warm starts too (docs/pdlp.md, "Primal weight at the start");
+    else the weight a PDLP warm start hands over; else PDLP's 1."""
     if given is not None:
         return float(given), "given"
+    estimate = estimate_primal_weight(scaled)
+    if estimate is not None:
+        return estimate, "estimate"
     if inherited is not None:
         return float(inherited), "warm start"
-    estimate = estimate_primal_weight(scaled)
-    return (estimate, "estimate") if estimate is not None else (1.0, "default")
+    return 1.0, "default"
 
 
 class PdlpBackend:
