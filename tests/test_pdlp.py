@@ -123,6 +123,23 @@ def test_unbounded_lp_is_reported(algorithm):
 
 
 @pytest.mark.parametrize("algorithm", ["adaptive", "halpern"])
+def test_a_box_bounded_lp_with_huge_costs_is_never_called_unbounded(algorithm):
+    """Found with costs of 1e12: the improving-ray test weighs a violation in units of x against
+    a descent in units of c, and called near-feasible iterate differences improving rays."""
+    rng = np.random.default_rng(3)
+    n = 200
+    c = rng.random(n) + np.where(rng.random(n) < 0.5, 1.0, 0.0)
+    A = sp.vstack([sp.csr_array(np.ones((1, n))), sp.random(20, n, density=0.2, random_state=3, format="csr")])
+    lp = _tiny_lp(c, A.toarray(), np.r_[37.0, np.full(20, -np.inf)], np.r_[37.0, np.full(20, 5.0)],
+                  np.zeros(n), np.ones(n))
+    reference = solvers.solve(lp, "highs").objective
+    huge = dataclasses.replace(lp, c=1e12 * lp.c)
+    solution = solvers.solve(huge, "pdlp", {"algorithm": algorithm, "tol": 1e-6, "iteration_limit": 20_000})
+    assert solution.status == "optimal"
+    assert agree(solution.objective / 1e12, reference, 1e-5)
+
+
+@pytest.mark.parametrize("algorithm", ["adaptive", "halpern"])
 def test_warm_start_from_the_optimum_stops_at_once(algorithm):
     problem = random_problem(n=40, c=6, B=20, c_max=3, lam=1.0, seed=1)
     lp = alsel.build_lp(problem, "symmetric")

@@ -34,6 +34,8 @@ class Evaluator:
         self.d2 = ctx.asarray(s.col)
         self.theta_b, self.theta_c = s.bound, s.objective
         self.data = KKTData.from_lp(lp, ctx.xp, ctx.dtype)
+        # all columns bounded: the feasible set is bounded, so the LP is never unbounded
+        self.columns_bounded = bool(np.isfinite(lp.col_lower).all() and np.isfinite(lp.col_upper).all())
         fused = ctx.xp is np and ctx.dtype == np.float64 and kernels.numba_available()
         self.fused = kernels.FusedKKT(self.data, self.d1, self.d2, self.theta_b, self.theta_c) if fused else None
 
@@ -71,7 +73,13 @@ class Evaluator:
         return objective > tol and violation <= tol * objective
 
     def dual_infeasible(self, dx_s, Adx_s, tol: float) -> bool:
-        """Whether the primal direction dx is an improving ray (the LP is unbounded or infeasible)."""
+        """Whether the primal direction dx is an improving ray (the LP is unbounded or infeasible).
+
+        Never on an LP whose columns are all bounded. The ratio test below weighs the ray's
+        violation (in units of x) against its descent (in units of c), so with costs of 1e12 it
+        took near-feasible iterate differences of box-bounded LPs for improving rays."""
+        if self.columns_bounded:
+            return False
         xp, data = self.xp, self.data
         ray = self.x(dx_s)
         scale = _max(xp.abs(ray))
