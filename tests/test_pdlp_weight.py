@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 from conftest import random_problem
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from test_pdlp import general_lp
 
@@ -70,8 +70,7 @@ def boxed_lps(draw):
 @given(lp=boxed_lps())
 def test_the_line_search_maximizes_the_dual_along_its_direction(lp):
     ray = dual_line_search(lp)
-    if ray is None:
-        return
+    assume(ray is not None)  # about a quarter of these LPs have a finite maximizer
     best = lagrangian_dual(lp, ray.t * ray.direction)
     for t in np.concatenate([np.linspace(0, 3 * ray.t, 61), ray.t * (1 + np.array([-1e-6, 1e-6]))]):
         assert lagrangian_dual(lp, t * ray.direction) <= best + 1e-9 * (1 + abs(best)), t

@@ -42,7 +42,7 @@ from ...lp import LinearProgram
 from ..base import LPSolution
 from .arrays import DEVICES, DTYPES, context, cuda_unavailable_reason
 from .operators import OPERATORS, make_operator
-from .scaling import scale
+from .scaling import ScaledLP, scale
 from .solver import PdlpParameters, logger, solve_adaptive, solve_halpern
 from .termination import Evaluator
 from .weight import estimate_primal_weight
@@ -69,7 +69,7 @@ def _warm_start(warm_start: Any, lp: LinearProgram) -> tuple[np.ndarray, np.ndar
     return x, y, state
 
 
-def _starting_weight(given: float | None, inherited: float | None, scaled) -> tuple[float, str]:
+def _starting_weight(given: float | None, inherited: float | None, scaled: ScaledLP) -> tuple[float, str]:
     """The primal weight the loop starts from, and where it came from: the option; else the
     estimate for this LP, for warm starts too (docs/pdlp.md, "Primal weight at the start");
     else the weight a PDLP warm start hands over; else PDLP's 1."""

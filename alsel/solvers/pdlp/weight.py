@@ -1,12 +1,12 @@
-"""The primal weight a cold solve starts from, estimated by one exact line search of the dual.
+"""The primal weight a solve starts from, estimated by one exact line search of the dual.
 
 PDLP's primal weight omega should balance the distances the two iterates travel; from a cold
 start at zero that is ||y*|| / ||x*|| (Applegate et al. 2021, section 3.3). PDLP's default,
 ||c|| / ||b||, is 1 after bound and objective rescaling; it assumes that y* is on the scale of c.
 On a dual-degenerate LP, where the bounds on x absorb nearly all of c, ||y*|| is orders of
-magnitude smaller (alsel's selection LPs: ~1e-7 of ||x*||), and the restarts' smoothed updates
-then spend about half of a cold solve walking omega down (docs/pdlp.md, "Primal weight at the
-start").
+magnitude smaller (alsel's selection LPs: 1e-7 to 5e-6 of ||x*||), and the restarts' smoothed
+updates then spend much of a cold solve walking omega down. Warm starts use the estimate of the
+changed LP too (docs/pdlp.md, "Primal weight at the start" and "Warm start").
 
 The estimate: the Lagrangian dual of min c'x s.t. l <= Kx <= u, lo <= x <= up is
 
@@ -18,7 +18,7 @@ reduced cost (c - t K'g)_j changes sign; its maximizer t* is found exactly by so
 Then omega0 = ||t* g|| / ||x(t*)||: the scale of the first dual point that pays for the
 violations, against the scale of the primal box point it prices. Where the estimate does not
 apply (an infinite bound in a direction the line search uses, x0 already feasible, no finite
-maximizer) it gives None and the solve starts from 1.
+maximizer) it gives None, and the solve starts from a warm start's weight or from 1.
 """
 
 from __future__ import annotations
