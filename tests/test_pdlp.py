@@ -110,16 +110,35 @@ def _tiny_lp(c, A, row_lower, row_upper, col_lower, col_upper) -> LinearProgram:
 
 
 @pytest.mark.parametrize("algorithm", ["adaptive", "halpern"])
-def test_infeasible_lp_is_reported(algorithm):
-    lp = _tiny_lp([1, 1], [[1, 1], [1, -1]], [3, -np.inf], [np.inf, 0.5], [0, 0], [1, 1])
+@pytest.mark.parametrize("scale", [1.0, 1e12])
+def test_infeasible_lp_is_reported(algorithm, scale):
+    lp = _tiny_lp([1, 1], [[1, 1], [1, -1]], [3 * scale, -np.inf], [np.inf, 0.5 * scale], [0, 0], [scale, scale])
     assert solvers.solve(lp, "highs").status == "infeasible"
     assert solvers.solve(lp, "pdlp", {"algorithm": algorithm, "iteration_limit": 100_000}).status == "infeasible"
 
 
 @pytest.mark.parametrize("algorithm", ["adaptive", "halpern"])
-def test_unbounded_lp_is_reported(algorithm):
-    lp = _tiny_lp([-1, 0], [[1, -1]], [-np.inf], [1], [0, 0], [np.inf, np.inf])
+@pytest.mark.parametrize("scale", [1.0, 1e12])
+def test_unbounded_lp_is_reported(algorithm, scale):
+    lp = _tiny_lp([-scale, 0], [[1, -1]], [-np.inf], [1], [0, 0], [np.inf, np.inf])
     assert solvers.solve(lp, "pdlp", {"algorithm": algorithm, "iteration_limit": 100_000}).status == "unbounded"
+
+
+@pytest.mark.parametrize("algorithm", ["adaptive", "halpern"])
+@pytest.mark.parametrize("seed", range(4))
+def test_costs_or_bounds_of_1e12_are_not_taken_for_infeasibility(algorithm, seed):
+    """The ray tests weigh a violation against an objective in different units; judged in the
+    original space, general LPs with costs or bounds of 1e12 were called unbounded or infeasible
+    (all four seeds here, one loop or both). They are judged in the scaled space now."""
+    lp = general_lp(seed)
+    reference = solvers.solve(lp, "highs").objective
+    costly = dataclasses.replace(lp, c=1e12 * lp.c)
+    wide = dataclasses.replace(lp, row_lower=1e12 * lp.row_lower, row_upper=1e12 * lp.row_upper,
+                               col_lower=1e12 * lp.col_lower, col_upper=1e12 * lp.col_upper)
+    for changed in (costly, wide):
+        solution = solvers.solve(changed, "pdlp", {"algorithm": algorithm, "tol": 1e-6, "iteration_limit": 100_000})
+        assert solution.status == "optimal", solution.status
+        assert agree(solution.objective / 1e12, reference, 1e-4)
 
 
 @pytest.mark.parametrize("algorithm", ["adaptive", "halpern"])

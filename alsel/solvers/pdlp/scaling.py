@@ -40,6 +40,7 @@ class ScaledLP:
     col_lower: np.ndarray
     col_upper: np.ndarray
     scaling: Scaling
+    offset: float = 0.0  # the objective's constant: kept in the original space only
 
 
 class _Pattern:

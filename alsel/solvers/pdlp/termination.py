@@ -1,5 +1,5 @@
 """Termination: alsel's certificate evaluated on the device in the original (unscaled) space,
-and the infeasibility checks on iterate differences.
+and the infeasibility checks on iterate differences, in the scaled space.
 
 The KKT figures come from :func:`alsel.certificate.relative_kkt`, the same function that
 certifies every backend's answer, so a solve that stops as "optimal" at tol has a certificate
@@ -34,6 +34,11 @@ class Evaluator:
         self.d2 = ctx.asarray(s.col)
         self.theta_b, self.theta_c = s.bound, s.objective
         self.data = KKTData.from_lp(lp, ctx.xp, ctx.dtype)
+        # The ray tests weigh a ray's violation against its objective, two quantities in different
+        # units; in the original space costs or bounds of 1e12 made near-feasible iterate
+        # differences pass for rays (false "unbounded" / "infeasible"). In the scaled space
+        # (Ruiz-equilibrated K, ||c|| and ||b|| below 1) the ratio means the same on every LP.
+        self.scaled_data = KKTData.from_lp(scaled, ctx.xp, ctx.dtype)
         # all columns bounded: the feasible set is bounded, so the LP is never unbounded
         self.columns_bounded = bool(np.isfinite(lp.col_lower).all() and np.isfinite(lp.col_upper).all())
         fused = ctx.xp is np and ctx.dtype == np.float64 and kernels.numba_available()
@@ -60,33 +65,30 @@ class Evaluator:
         return relative_kkt(self.xp, self.data, self.x(x_s), self.y(y_s), self.Ax(Ax_s), self.ATy(ATy_s))
 
     def primal_infeasible(self, dy_s, ATdy_s, tol: float) -> bool:
-        """Whether the dual direction dy certifies that no x is feasible (a Farkas ray)."""
-        xp, data = self.xp, self.data
-        ray = self.y(dy_s)
-        scale = _max(xp.abs(ray))
+        """Whether the dual direction dy (scaled, with K'dy) certifies that no x is feasible (a
+        Farkas ray), judged in the scaled space."""
+        xp, data = self.xp, self.scaled_data
+        scale = _max(xp.abs(dy_s))
         if not scale > 0:
             return False
-        allowed = project_duals(xp, data.dual_floor, data.dual_ceiling, ray) / scale
-        finite, wrong = column_terms(xp, data, -self.ATy(ATdy_s) / scale)
+        ray = dy_s / scale
+        allowed = project_duals(xp, data.dual_floor, data.dual_ceiling, ray)
+        finite, wrong = column_terms(xp, data, -ATdy_s / scale)
         objective = float(xp.sum(row_terms(xp, data, allowed)) + xp.sum(finite))
-        violation = max(0.0 if wrong is None else _max(xp.abs(wrong)), _max(xp.abs(ray / scale - allowed)))
+        violation = max(0.0 if wrong is None else _max(xp.abs(wrong)), _max(xp.abs(ray - allowed)))
         return objective > tol and violation <= tol * objective
 
     def dual_infeasible(self, dx_s, Adx_s, tol: float) -> bool:
-        """Whether the primal direction dx is an improving ray (the LP is unbounded or infeasible).
-
-        Never on an LP whose columns are all bounded. The ratio test below weighs the ray's
-        violation (in units of x) against its descent (in units of c), so with costs of 1e12 it
-        took near-feasible iterate differences of box-bounded LPs for improving rays."""
+        """Whether the primal direction dx (scaled, with K dx) is an improving ray (the LP is
+        unbounded or infeasible), judged in the scaled space. Never on an LP whose columns are
+        all bounded: its feasible set is bounded."""
         if self.columns_bounded:
             return False
-        xp, data = self.xp, self.data
-        ray = self.x(dx_s)
-        scale = _max(xp.abs(ray))
+        xp, data = self.xp, self.scaled_data
+        scale = _max(xp.abs(dx_s))
         if not scale > 0:
             return False
-        ray = ray / scale
-        Aray = self.Ax(Adx_s) / scale
+        ray, Aray = dx_s / scale, Adx_s / scale
         descent = -float(data.c @ ray)
         violation = max(
             _max(xp.where(xp.isfinite(data.row_lower), xp.maximum(-Aray, 0.0), 0.0)),
