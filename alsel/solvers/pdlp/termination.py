@@ -39,8 +39,6 @@ class Evaluator:
         # differences pass for rays (false "unbounded" / "infeasible"). In the scaled space
         # (Ruiz-equilibrated K, ||c|| and ||b|| below 1) the ratio means the same on every LP.
         self.scaled_data = KKTData.from_lp(scaled, ctx.xp, ctx.dtype)
-        # all columns bounded: the feasible set is bounded, so the LP is never unbounded
-        self.columns_bounded = bool(np.isfinite(lp.col_lower).all() and np.isfinite(lp.col_upper).all())
         fused = ctx.xp is np and ctx.dtype == np.float64 and kernels.numba_available()
         self.fused = kernels.FusedKKT(self.data, self.d1, self.d2, self.theta_b, self.theta_c) if fused else None
 
@@ -82,9 +80,9 @@ class Evaluator:
         """Whether the primal direction dx (scaled, with K dx) is an improving ray (the LP is
         unbounded or infeasible), judged in the scaled space. Never on an LP whose columns are
         all bounded: its feasible set is bounded."""
-        if self.columns_bounded:
-            return False
         xp, data = self.xp, self.scaled_data
+        if data.boxed:
+            return False
         scale = _max(xp.abs(dx_s))
         if not scale > 0:
             return False
