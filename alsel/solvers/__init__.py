@@ -32,10 +32,12 @@ from .highs import HighsBackend
 from .ortools_linear import GlopBackend, ScipBackend
 from .ortools_pdlp import OrtoolsPdlpBackend
 from .pdlp import PdlpBackend
+from . import working_set
 
 __all__ = [
     "COMMON_OPTIONS",
     "ENTRY_POINT_GROUP",
+    "SOLVE_OPTIONS",
     "STATUSES",
     "Backend",
     "LPSolution",
@@ -54,6 +56,9 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 ENTRY_POINT_GROUP = "alsel.solvers"
+#: Options of the solve itself, accepted with every backend: ``working_set`` (bool, default
+#: False) solves a selection LP on a growing set of images (:mod:`alsel.solvers.working_set`).
+SOLVE_OPTIONS = ("working_set",)
 BUILT_IN: tuple[Backend, ...] = (
     HighsBackend(),
     GlopBackend(),
@@ -161,7 +166,17 @@ def check_options(
         options = {}
     if not isinstance(options, dict):
         raise TypeError(f"solver_options must be a dict; got {type(options).__name__}.")
-    unknown = sorted(set(options) - set(backend.options))
+    working_set = options.get("working_set", False)
+    if not isinstance(working_set, bool):
+        raise ValueError(f"working_set must be True or False; got {working_set!r}.")
+    if working_set and mip:
+        raise ValueError("working_set prices columns with LP duals, which an integral problem "
+                         "(formulation 'exact') has none of; drop working_set.")
+    if working_set and getattr(backend, "needs_source", False):
+        raise ValueError(f"solver {backend.name!r} restates the model from the selection problem, "
+                         "so it cannot solve a working set's sliced LP; use another solver or drop "
+                         "working_set.")
+    unknown = sorted(set(options) - set(backend.options) - set(SOLVE_OPTIONS))
     if unknown:
         raise ValueError(
             f"unknown solver option(s) {', '.join(map(repr, unknown))} for solver "
@@ -183,7 +198,7 @@ def check_options(
         isinstance(tol, (int, float)) and not isinstance(tol, bool) and 0 < tol < 1
     ):
         raise ValueError(f"tol must lie in (0, 1), e.g. 1e-4 or 1e-8; got {tol!r}.")
-    backend.validate(options, mip)
+    backend.validate({k: v for k, v in options.items() if k not in SOLVE_OPTIONS}, mip)
     return dict(options)
 
 
@@ -206,4 +221,7 @@ def solve(lp: LinearProgram, solver: str = "highs", options: dict[str, Any] | No
     if lp.is_qp:
         check_qp(backend)
     options = check_options(backend, options, mip=lp.is_mip)
+    if options.pop("working_set", False):
+        working_set.check_supported(lp, backend)
+        return working_set.solve(lp, backend, options)
     return backend.solve(lp, options)

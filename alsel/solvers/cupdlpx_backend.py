@@ -36,6 +36,7 @@ class CupdlpxBackend:
 
     name = "cupdlpx"
     supports_mip = False
+    default_tol = DEFAULT_TOL  # what working_set holds its answers to (alsel's certificate)
     options = ("time_limit", "verbose", "tol", "iteration_limit", "presolve", "warm_start")
 
     def unavailable_reason(self) -> str | None:

@@ -139,6 +139,7 @@ class CvxpyBackend:
 
     name = "cvxpy"
     supports_mip = False
+    needs_source = True  # restates the model from lp.source: no sliced LPs (working_set)
     supports_qp = True
     options = ("time_limit", "verbose", "cvxpy_solver")
 

@@ -35,6 +35,7 @@ class OrtoolsPdlpBackend:
 
     name = "ortools-pdlp"
     supports_mip = False
+    default_tol = DEFAULT_TOL  # what working_set holds its answers to (alsel's certificate)
     options = ("time_limit", "threads", "verbose", "tol", "iteration_limit")
 
     def unavailable_reason(self) -> str | None:

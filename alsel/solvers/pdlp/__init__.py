@@ -87,6 +87,7 @@ class PdlpBackend:
     """alsel's PDLP (first-order; LPs only) on the CPU or an NVIDIA GPU."""
 
     supports_mip = False
+    default_tol = DEFAULT_TOL
     options = ("time_limit", "verbose", "tol", "iteration_limit", "device", "dtype", "operator",
                "algorithm", "warm_start", "primal_weight")
 

@@ -1,0 +1,290 @@
+"""Solve a selection LP on a growing working set of images (``solver_options={"working_set": True}``).
+
+The relaxation is degenerate (docs/relaxation.md): its optimum spends the budget as M = 1/2 on
+about 2B of the cheapest entries, and every image without one of them sits at M = v = z = 0. So
+the LP of a sub-pool S that holds those images has the same optimum, at a fraction of the size
+(the pair rows grow with |S|², not N²). The loop, any LP backend inside:
+
+1. S = the images holding one of the 2B cheapest M costs (more if their capacity is short of 2B);
+2. solve the LP restricted to S: the columns of S's images (M, v, and the z of pairs inside S),
+   the rows that still bind over them; every other column is fixed at its lower bound (0), and a
+   row that can no longer be violated (a pair row with one image outside S reads v_i <= 1) is
+   dropped;
+3. extend the answer: x = 0 outside S, y = 0 on the dropped rows. It is feasible for the full
+   LP, and alsel's certificate on the full LP (the same yardstick as every backend's answer) has
+   the restricted LP's primal residual and a duality gap that grows by the negative reduced costs
+   d_j = c_j - A_j^T y of the excluded columns, sum_j min(0, d_j) (each at most 1);
+4. stop when that certificate is within tol (or within the restricted answer's own certificate,
+   for a backend whose stopping rule is not alsel's); else add the images with the most negative reduced
+   costs and go to 2 (column generation, "sifting" in commercial LP codes).
+
+The answer is an answer of the full LP, judged on the full LP: the certificate in
+``info["working_set"]`` and what alsel.certify() says agree. Where pricing finds nothing to add
+and the certificate still misses tol, or after ``MAX_ROUNDS``, the full LP is solved (from the
+last point where the backend takes a warm start), and ``info["working_set"]["fallback"]`` says so.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from ..certificate import certify
+from ..lp import LinearProgram, VariableIndex
+from .base import LPSolution
+
+logger = logging.getLogger(__name__)
+
+#: Rounds of pricing before the full LP is solved instead.
+MAX_ROUNDS = 8
+#: The certificate an exact backend's extended answer must meet (first-order backends: their tol).
+EXACT_TOL = 1e-7
+#: At most this share of |S| (and at least MIN_ENTERING images) enters in one round.
+ENTERING_SHARE = 0.5
+MIN_ENTERING = 16
+
+
+@dataclass(frozen=True)
+class Restriction:
+    """The LP of a sub-pool: which full-LP columns and rows it keeps."""
+
+    lp: LinearProgram
+    columns: np.ndarray  # bool (n,)
+    rows: np.ndarray  # bool (m,)
+
+    def extend(self, full: LinearProgram, x: np.ndarray, y: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
+        """(x, y) of the full LP: excluded columns at their lower bound, dropped rows' duals 0."""
+        x_full = full.col_lower.copy()
+        x_full[self.columns] = x
+        if y is None:
+            return x_full, None
+        y_full = np.zeros(full.num_rows)
+        y_full[self.rows] = y
+        return x_full, y_full
+
+
+def check_supported(lp: LinearProgram, backend: Any) -> None:
+    """ValueError naming what to change when the working set cannot solve ``lp`` with ``backend``."""
+    if lp.is_mip:  # check_options refuses these first; kept for direct callers
+        raise ValueError("working_set prices columns with LP duals, which an integral problem "
+                         "(formulation 'exact') has none of; drop working_set.")
+    if lp.is_qp:
+        raise ValueError("working_set is for LP relaxations; formulation 'qp' has a quadratic "
+                         "objective. Drop working_set or use an LP formulation.")
+    if getattr(backend, "needs_source", False):
+        raise ValueError(f"solver {backend.name!r} restates the model from the selection problem, "
+                         "so it cannot solve a working set's sliced LP; use another solver or drop "
+                         "working_set.")
+    index = lp.index
+    if index is None or index.n_images == 0 or "budget" not in lp.row_blocks:
+        raise ValueError("working_set needs an LP built by alsel's formulations (alsel.build_lp): "
+                         "it restricts the LP to a subset of images.")
+    if not (np.all(np.isfinite(lp.col_lower)) and np.all(lp.col_lower == 0)):
+        raise ValueError("working_set fixes the columns outside the working set at 0, so every "
+                         "column's lower bound must be 0 (as in alsel's formulations).")
+
+
+def initial_images(lp: LinearProgram) -> np.ndarray:
+    """The images holding one of the 2B cheapest M costs, and more (cheapest first) until their
+    capacity reaches 2B: the degenerate relaxation's support with room to spare."""
+    index = lp.index
+    n, c = index.n_images, index.n_classes
+    budget = float(lp.row_upper[lp.row_blocks["budget"]][0])
+    per_image = _capacity(lp)
+    target = min(2.0 * budget, n * per_image)
+    order = np.argsort(lp.c[index.m], kind="stable")
+    images = np.zeros(n, dtype=bool)
+    entries = 0
+    for image in order // c:  # entries cheapest first
+        entries += 1
+        images[image] = True
+        if entries >= target and images.sum() * per_image >= target:
+            break
+    return images
+
+
+def _capacity(lp: LinearProgram) -> float:
+    """How many queries one image can take: C_max from the capacity rows, else C."""
+    c = lp.index.n_classes
+    if "capacity" in lp.row_blocks and lp.row_blocks["capacity"].stop > lp.row_blocks["capacity"].start:
+        return float(min(c, lp.row_upper[lp.row_blocks["capacity"]].min()))
+    return float(c)
+
+
+def restrict(lp: LinearProgram, images: np.ndarray) -> Restriction:
+    """The LP of the images in ``images`` (bool, N): their M and v, the z of pairs inside, and
+    the rows that can still be violated with every other column at 0. Rows stay in order, so the
+    row blocks and the variable index are those of the sub-pool (the structured operator reads
+    them)."""
+    index = lp.index
+    c, size = index.n_classes, int(images.sum())
+    columns = np.zeros(lp.num_cols, dtype=bool)
+    columns[index.m] = np.repeat(images, c)
+    columns[index.v] = images
+    inside = images[index.pair_i] & images[index.pair_j]
+    columns[index.z] = inside
+    A = lp.A[:, np.flatnonzero(columns)]
+    lower, upper = lp.col_lower[columns], lp.col_upper[columns]
+    positive, negative = A.maximum(0), A.minimum(0)
+    with np.errstate(invalid="ignore"):  # 0 * inf for unbounded columns: NaN is "may bind"
+        highest = positive @ upper + negative @ lower
+        lowest = positive @ lower + negative @ upper
+    redundant = (highest <= lp.row_upper) & (lowest >= lp.row_lower)
+    rows = (np.diff(A.indptr) > 0) & ~redundant
+    rows[lp.row_blocks["budget"]] = True
+
+    kept_rows = np.flatnonzero(rows)
+    position = np.cumsum(rows) - 1
+    blocks = {}
+    for name, block in lp.row_blocks.items():
+        inside_block = kept_rows[(kept_rows >= block.start) & (kept_rows < block.stop)]
+        start = int(position[block.start - 1] + 1) if block.start > 0 else 0
+        blocks[name] = slice(start, start + inside_block.size)
+    renumber = np.cumsum(images) - 1
+    sub_index = VariableIndex(
+        n_images=size, n_classes=c, m=slice(0, size * c), v=slice(size * c, size * (c + 1)),
+        z=slice(size * (c + 1), int(columns.sum())),
+        pair_i=renumber[index.pair_i[inside]], pair_j=renumber[index.pair_j[inside]],
+    )
+    sub = dataclasses.replace(
+        lp, c=lp.c[columns], A=sp.csr_array(A[kept_rows]), row_lower=lp.row_lower[rows],
+        row_upper=lp.row_upper[rows], col_lower=lower, col_upper=upper, index=sub_index,
+        row_blocks=blocks, source=None, integrality=None,
+    )
+    return Restriction(sub, columns, rows)
+
+
+def entering_images(lp: LinearProgram, images: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Images outside the set with a negative reduced cost on an M column, the most negative
+    first (at most max(MIN_ENTERING, ENTERING_SHARE |S|))."""
+    index = lp.index
+    d = lp.c - lp.A.T @ lp.project_duals(y)
+    loss = np.minimum(d[index.m], 0.0).reshape(index.n_images, index.n_classes).sum(axis=1)
+    loss[images] = 0.0
+    candidates = np.flatnonzero(loss < 0)
+    limit = max(MIN_ENTERING, int(ENTERING_SHARE * images.sum()))
+    chosen = candidates[np.argsort(loss[candidates], kind="stable")][:limit]
+    entering = np.zeros(index.n_images, dtype=bool)
+    entering[chosen] = True
+    return entering
+
+
+@dataclass
+class _Progress:
+    rounds: list[dict] = field(default_factory=list)
+    iterations: int = 0
+    solver_seconds: float = 0.0
+
+
+def solve(lp: LinearProgram, backend: Any, options: dict[str, Any]) -> LPSolution:
+    """Solve ``lp`` with ``backend`` on a growing working set of images (module docstring)."""
+    started = time.perf_counter()
+    tol = float(options.get("tol", getattr(backend, "default_tol", EXACT_TOL)))
+    options = dict(options)
+    warm = options.pop("warm_start", None)
+    start = _pair(warm)
+    progress = _Progress()
+    if start is not None and start[1] is not None:
+        certificate = certify(lp, *start)
+        if certificate.within(tol):  # the old answer still solves the changed LP
+            progress.rounds.append({"images": 0, "rows": 0, "columns": 0, "status": "optimal",
+                                    "iterations": 0, "kkt_error": certificate.kkt_error, "entering": 0})
+            return _finish(lp, _certified_start(backend.name), start[0], start[1], progress, started, tol, False)
+    images = initial_images(lp)
+    fallback = False
+    for round_number in range(1, MAX_ROUNDS + 1):
+        if images.all():  # the whole pool: solved below as the last round
+            break
+        restriction = restrict(lp, images)
+        round_options = _remaining(options, started, progress)
+        if start is not None and "warm_start" in backend.options:
+            round_options["warm_start"] = (start[0][restriction.columns],
+                                           None if start[1] is None else start[1][restriction.rows])
+        answer = backend.solve(restriction.lp, round_options)
+        progress.iterations += answer.iterations or 0
+        progress.solver_seconds += answer.seconds
+        if answer.x is None:
+            return _finish(lp, answer, None, None, progress, started, tol, fallback=False)
+        x, y = restriction.extend(lp, answer.x, answer.row_dual)
+        certificate = certify(lp, x, y)
+        # a backend whose own stop differs from alsel's certificate (OR-Tools PDLP) is held to
+        # what it delivered on the restricted LP, not to more
+        acceptable = max(tol, certify(restriction.lp, answer.x, answer.row_dual).kkt_error)
+        entering = (np.zeros_like(images) if y is None else entering_images(lp, images, y))
+        progress.rounds.append({"images": int(images.sum()), "rows": restriction.lp.num_rows,
+                                "columns": restriction.lp.num_cols, "status": answer.status,
+                                "iterations": answer.iterations, "kkt_error": certificate.kkt_error,
+                                "entering": int(entering.sum())})
+        logger.info("working set round %d: %d images, LP %d x %d, %s, full-LP KKT %.2e, %d entering",
+                    round_number, images.sum(), restriction.lp.num_rows, restriction.lp.num_cols,
+                    answer.status, certificate.kkt_error, entering.sum())
+        if answer.status != "optimal" or certificate.within(acceptable):
+            return _finish(lp, answer, x, y, progress, started, tol, fallback=False)
+        start = (x, y)
+        if not entering.any():
+            fallback = True  # nothing prices in, yet the certificate misses tol
+            break
+        images = images | entering
+    else:
+        fallback = True  # MAX_ROUNDS ran out
+    # the whole pool, from the last point where the backend takes a warm start
+    round_options = _remaining(options, started, progress)
+    if start is not None and "warm_start" in backend.options:
+        round_options["warm_start"] = start
+    answer = backend.solve(lp, round_options)
+    progress.iterations += answer.iterations or 0
+    progress.solver_seconds += answer.seconds
+    progress.rounds.append({"images": lp.index.n_images, "rows": lp.num_rows, "columns": lp.num_cols,
+                            "status": answer.status, "iterations": answer.iterations})
+    return _finish(lp, answer, answer.x, answer.row_dual, progress, started, tol, fallback)
+
+
+def _pair(warm: Any) -> tuple[np.ndarray, np.ndarray | None] | None:
+    if warm is None:
+        return None
+    if isinstance(warm, LPSolution):
+        return np.asarray(warm.x, dtype=np.float64), (None if warm.row_dual is None else np.asarray(warm.row_dual))
+    x, y = warm
+    return np.asarray(x, dtype=np.float64), (None if y is None else np.asarray(y, dtype=np.float64))
+
+
+def _certified_start(solver: str) -> LPSolution:
+    """A stand-in for the solve that did not run: the warm start certified within tol."""
+    return LPSolution(status="optimal", x=None, row_dual=None, col_dual=None, objective=float("nan"),
+                      bound=float("nan"), iterations=0, seconds=0.0, handover_seconds=0.0, solver=solver,
+                      algorithm="certified warm start", info={})
+
+
+def _remaining(options: dict[str, Any], started: float, progress: _Progress) -> dict[str, Any]:
+    """The options of the next solve, with what is left of the time and iteration limits."""
+    remaining = dict(options)
+    if options.get("time_limit") is not None:
+        remaining["time_limit"] = max(options["time_limit"] - (time.perf_counter() - started), 1e-3)
+    if options.get("iteration_limit") is not None:
+        remaining["iteration_limit"] = max(options["iteration_limit"] - progress.iterations, 1)
+    return remaining
+
+
+def _finish(lp: LinearProgram, answer: LPSolution, x: np.ndarray | None, y: np.ndarray | None,
+            progress: _Progress, started: float, tol: float, fallback: bool) -> LPSolution:
+    seconds = time.perf_counter() - started
+    return LPSolution(
+        status=answer.status,
+        x=x,
+        row_dual=y,
+        col_dual=None,
+        objective=lp.objective_value(x) if x is not None else float("nan"),
+        bound=float("nan"),
+        iterations=progress.iterations,
+        seconds=seconds,
+        handover_seconds=seconds - progress.solver_seconds,
+        solver=answer.solver,
+        algorithm=f"working set/{answer.algorithm}",
+        info={**answer.info, "working_set": {"rounds": progress.rounds, "tol": tol, "fallback": fallback}},
+    )

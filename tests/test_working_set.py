@@ -1,0 +1,168 @@
+"""The working set of images (solver_options={"working_set": True}): exact where it claims to be."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import alsel
+from alsel import solvers
+from alsel.solvers import working_set
+
+from conftest import as_sparse, random_problem
+
+
+def agree(value: float, reference: float, tol: float) -> bool:
+    return abs(value - reference) <= tol * (1 + abs(reference))
+
+
+def costly_cheap_images() -> alsel.SelectionProblem:
+    """Images 0-5 hold every cheapest entry (G = 0) but cost 10 each through their diagonal
+    redundancy (formulation "mccormick" charges lam r_ii v_i); images 6-11 cost 0.1 a query,
+    images 12-41 0.5. The optimum, 3 x 0.1, uses only images the first working set leaves out."""
+    G = np.full((3, 42), 0.5)
+    G[:, :6], G[:, 6:12] = 0.0, 0.1
+    R = np.diag(np.r_[np.full(6, 10.0), np.zeros(36)])
+    return alsel.SelectionProblem(G, R, B=3, C_max=1, lam=1.0)
+
+
+def test_restricted_lp_is_the_lp_of_the_sub_pool():
+    problem = random_problem(12, 4, B=3, c_max=2, lam=0.7, seed=3)
+    images = np.zeros(12, dtype=bool)
+    images[[1, 4, 5, 9]] = True
+    restricted = working_set.restrict(alsel.build_lp(problem, "symmetric"), images).lp
+    sub = alsel.SelectionProblem(problem.G[:, images], problem.R[np.ix_(images, images)], 3, 2, 0.7)
+    expected = alsel.build_lp(sub, "symmetric")
+    assert (restricted.A != expected.A).nnz == 0
+    for name in ("c", "row_lower", "row_upper", "col_lower", "col_upper"):
+        np.testing.assert_array_equal(getattr(restricted, name), getattr(expected, name), err_msg=name)
+    assert restricted.row_blocks == expected.row_blocks
+    np.testing.assert_array_equal(restricted.index.pair_i, expected.index.pair_i)
+    np.testing.assert_array_equal(restricted.index.pair_j, expected.index.pair_j)
+    assert (restricted.index.m, restricted.index.v, restricted.index.z) == (expected.index.m, expected.index.v,
+                                                                            expected.index.z)
+
+
+def test_first_set_holds_the_cheapest_entries_and_room_for_twice_the_budget():
+    problem = costly_cheap_images()  # the 6 cheapest entries lie in images 0 and 1; C_max = 1
+    images = working_set.initial_images(alsel.build_lp(problem, "mccormick"))
+    np.testing.assert_array_equal(np.flatnonzero(images), np.arange(6))
+
+
+def test_pricing_brings_in_the_images_the_optimum_needs():
+    lp = alsel.build_lp(costly_cheap_images(), "mccormick")
+    answer = solvers.solve(lp, "highs", {"working_set": True})
+    rounds = answer.info["working_set"]["rounds"]
+    assert answer.status == "optimal"
+    assert [r["images"] for r in rounds] == [6, 6 + working_set.MIN_ENTERING]  # 6-11 came first
+    assert not answer.info["working_set"]["fallback"]
+    assert agree(answer.objective, 0.3, 1e-7)
+    assert alsel.certify(lp, answer.x, answer.row_dual).within(1e-7)
+
+
+def test_without_enough_rounds_it_solves_the_whole_pool(monkeypatch):
+    monkeypatch.setattr(working_set, "MAX_ROUNDS", 1)
+    lp = alsel.build_lp(costly_cheap_images(), "mccormick")
+    answer = solvers.solve(lp, "highs", {"working_set": True})
+    assert answer.info["working_set"]["fallback"]
+    assert answer.info["working_set"]["rounds"][-1]["rows"] == lp.num_rows
+    assert agree(answer.objective, 0.3, 1e-7)
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 10_000), formulation=st.sampled_from(["symmetric", "paper", "sparse", "mccormick"]),
+       lam=st.sampled_from([0.0, 0.3, 3.0]), budget=st.integers(1, 6), sparse_R=st.booleans())
+def test_same_optimum_as_the_whole_lp(seed, formulation, lam, budget, sparse_R):
+    problem = random_problem(30, 4, B=budget, c_max=2, lam=lam, seed=seed)
+    if sparse_R and formulation in ("sparse", "mccormick"):
+        R = problem.R * (problem.R > np.quantile(problem.R, 0.7))
+        problem = as_sparse(alsel.SelectionProblem(problem.G, R, budget, 2, lam))
+    lp = alsel.build_lp(problem, formulation)
+    whole = solvers.solve(lp, "highs")
+    answer = solvers.solve(lp, "highs", {"working_set": True})
+    assert answer.status == "optimal"
+    assert agree(answer.objective, whole.objective, 1e-6)
+    certificate = alsel.certify(lp, answer.x, answer.row_dual)
+    assert certificate.within(1e-6), certificate
+    assert lp.dual_bound(answer.row_dual, x=answer.x) <= whole.objective + 1e-6 * (1 + abs(whole.objective))
+    assert answer.info["working_set"]["rounds"][0]["rows"] < lp.num_rows  # it did restrict
+
+
+@pytest.mark.parametrize("operator", ["sparse", "structured"])
+def test_pdlp_on_a_working_set_is_certified_on_the_whole_lp(operator):
+    problem = random_problem(60, 5, B=8, c_max=2, lam=1.0, seed=1)
+    lp = alsel.build_lp(problem, "symmetric")
+    whole = solvers.solve(lp, "highs")
+    answer = solvers.solve(lp, "pdlp", {"working_set": True, "operator": operator, "tol": 1e-6})
+    assert answer.status == "optimal"
+    assert alsel.certify(lp, answer.x, answer.row_dual).within(1e-6)
+    assert agree(answer.objective, whole.objective, 1e-5)
+    assert answer.info["working_set"]["rounds"][0]["rows"] < lp.num_rows / 4
+
+
+def test_pdlp_warm_start_carries_over_to_the_working_set():
+    problem = random_problem(60, 5, B=8, c_max=2, lam=1.0, seed=2)
+    first = alsel.select(problem.G, problem.R, 8, 2, 1.0, formulation="symmetric", solver="pdlp",
+                         solver_options={"working_set": True})
+    G = problem.G + np.abs(np.random.default_rng(0).normal(scale=1e-3, size=problem.G.shape))
+    lp = alsel.build_lp(alsel.SelectionProblem(G, problem.R, 8, 2, 1.0), "symmetric")
+    answer = solvers.solve(lp, "pdlp", {"working_set": True, "warm_start": first.solution})
+    assert answer.status == "optimal"
+    assert alsel.certify(lp, answer.x, answer.row_dual).within(1e-4)
+    assert "working_set" in first.info and first.certificate.within(1e-4)
+
+
+def test_limits_stop_the_working_set_without_claiming_optimal():
+    lp = alsel.build_lp(random_problem(60, 5, B=8, c_max=2, lam=1.0, seed=1), "symmetric")
+    answer = solvers.solve(lp, "pdlp", {"working_set": True, "iteration_limit": 16})
+    assert answer.status == "iteration_limit"
+    assert answer.x.shape == (lp.num_cols,) and answer.row_dual.shape == (lp.num_rows,)
+
+
+@pytest.mark.parametrize("value", ["yes", 1, None])
+def test_working_set_must_be_a_bool(value):
+    lp = alsel.build_lp(random_problem(10, 3, B=2, c_max=1, lam=1.0, seed=0), "symmetric")
+    with pytest.raises(ValueError, match="working_set must be True or False"):
+        solvers.solve(lp, "highs", {"working_set": value})
+
+
+def test_working_set_refuses_what_it_cannot_solve_exactly():
+    problem = random_problem(10, 3, B=2, c_max=1, lam=1.0, seed=0)
+    with pytest.raises(ValueError, match="integral problem"):
+        alsel.select(problem.G, problem.R, 2, 1, 1.0, formulation="exact", solver_options={"working_set": True})
+    with pytest.raises(ValueError, match="quadratic"):
+        solvers.solve(alsel.build_lp(problem, "qp"), "highs", {"working_set": True})
+    with pytest.raises(ValueError, match="restates the model"):
+        solvers.check_options(solvers.get("cvxpy"), {"working_set": True})
+    general = alsel.LinearProgram(
+        c=np.ones(2), A=sp.csr_array(np.ones((1, 2))), row_lower=np.ones(1), row_upper=np.full(1, np.inf),
+        col_lower=np.zeros(2), col_upper=np.ones(2),
+        index=alsel.lp.VariableIndex(0, 0, slice(0, 0), slice(0, 0), slice(0, 2), np.zeros(0), np.zeros(0)),
+        formulation="general")
+    with pytest.raises(ValueError, match="built by alsel's formulations"):
+        solvers.solve(general, "highs", {"working_set": True})
+
+
+def test_select_reports_the_rounds():
+    problem = random_problem(40, 4, B=5, c_max=2, lam=1.0, seed=4)
+    selection = alsel.select(problem.G, problem.R, 5, 2, 1.0, formulation="symmetric",
+                             solver_options={"working_set": True})
+    whole = alsel.select(problem.G, problem.R, 5, 2, 1.0, formulation="symmetric")
+    assert selection.info["algorithm"].startswith("working set/")
+    assert selection.info["working_set"]["rounds"][0]["images"] < 40
+    assert agree(selection.relaxation_value, whole.relaxation_value, 1e-6)
+    assert selection.lower_bound <= selection.objective + 1e-9
+
+
+def test_a_warm_start_that_still_certifies_is_returned_without_a_solve():
+    problem = random_problem(60, 5, B=8, c_max=2, lam=1.0, seed=5)
+    lp = alsel.build_lp(problem, "symmetric")
+    first = solvers.solve(lp, "pdlp", {"working_set": True, "tol": 1e-6})
+    again = solvers.solve(lp, "pdlp", {"working_set": True, "tol": 1e-4, "warm_start": first})
+    assert again.iterations == 0 and again.status == "optimal"
+    np.testing.assert_array_equal(again.x, first.x)
+    moved = solvers.solve(lp, "pdlp", {"working_set": True, "tol": 1e-4, "warm_start": (first.x, -first.row_dual)})
+    assert moved.iterations > 0 and alsel.certify(lp, moved.x, moved.row_dual).within(1e-4)
