@@ -19,14 +19,14 @@ def agree(value: float, reference: float, tol: float) -> bool:
     return abs(value - reference) <= tol * (1 + abs(reference))
 
 
-def costly_cheap_images() -> alsel.SelectionProblem:
-    """Images 0-5 hold every cheapest entry (G = 0) but cost 10 each through their diagonal
-    redundancy (formulation "mccormick" charges lam r_ii v_i); images 6-11 cost 0.1 a query,
-    images 12-41 0.5. The optimum, 3 x 0.1, uses only images the first working set leaves out."""
-    G = np.full((3, 42), 0.5)
-    G[:, :6], G[:, 6:12] = 0.0, 0.1
-    R = np.diag(np.r_[np.full(6, 10.0), np.zeros(36)])
-    return alsel.SelectionProblem(G, R, B=3, C_max=1, lam=1.0)
+def greedy_misses_the_optimum() -> alsel.SelectionProblem:
+    """Formulation "mccormick" charges an image lam r_ii for being used. Images 0-9 cost nothing
+    to open and 0.3 a query; images 10-11 cost 1 to open and 0 a query, so 5 queries from one of
+    them cost 1.0 against 1.5. A greedy fill by the next query's marginal cost never opens them."""
+    G = np.full((5, 12), 0.3)
+    G[:, 10:] = 0.0
+    R = np.diag(np.r_[np.zeros(10), 1.0, 1.0])
+    return alsel.SelectionProblem(G, R, B=5, C_max=5, lam=1.0)
 
 
 def test_restricted_lp_is_the_lp_of_the_sub_pool():
@@ -46,30 +46,42 @@ def test_restricted_lp_is_the_lp_of_the_sub_pool():
                                                                             expected.index.z)
 
 
-def test_first_set_holds_the_cheapest_entries_and_room_for_twice_the_budget():
-    problem = costly_cheap_images()  # the 6 cheapest entries lie in images 0 and 1; C_max = 1
+def test_first_set_holds_the_2B_cheapest_entries_at_most_C_max_from_an_image():
+    G = np.full((4, 10), 0.5)
+    G[:, 0] = [0.0, 0.01, 0.02, 0.03]  # image 0 may give 2 of its 4 cheapest
+    G[1, 3], G[2, 7] = 0.1, 0.2
+    problem = alsel.SelectionProblem(G, np.eye(10), B=2, C_max=2, lam=1.0)
+    images = working_set.initial_images(alsel.build_lp(problem, "symmetric"))
+    np.testing.assert_array_equal(np.flatnonzero(images), [0, 3, 7])
+
+
+def test_first_set_pays_for_opening_an_image():
+    G = np.full((1, 8), 0.1)
+    G[:, :4] = 0.0
+    R = np.diag(np.r_[np.full(4, 10.0), np.zeros(4)])  # images 0-3: cheapest queries, costly to open
+    problem = alsel.SelectionProblem(G, R, B=2, C_max=1, lam=1.0)
     images = working_set.initial_images(alsel.build_lp(problem, "mccormick"))
-    np.testing.assert_array_equal(np.flatnonzero(images), np.arange(6))
+    np.testing.assert_array_equal(np.flatnonzero(images), [4, 5, 6, 7])
 
 
 def test_pricing_brings_in_the_images_the_optimum_needs():
-    lp = alsel.build_lp(costly_cheap_images(), "mccormick")
+    lp = alsel.build_lp(greedy_misses_the_optimum(), "mccormick")
     answer = solvers.solve(lp, "highs", {"working_set": True})
     rounds = answer.info["working_set"]["rounds"]
     assert answer.status == "optimal"
-    assert [r["images"] for r in rounds] == [6, 6 + working_set.MIN_ENTERING]  # 6-11 came first
+    assert [r["images"] for r in rounds] == [2, 4]  # images 10 and 11 priced in
     assert not answer.info["working_set"]["fallback"]
-    assert agree(answer.objective, 0.3, 1e-7)
+    assert agree(answer.objective, 1.0, 1e-7)
     assert alsel.certify(lp, answer.x, answer.row_dual).within(1e-7)
 
 
 def test_without_enough_rounds_it_solves_the_whole_pool(monkeypatch):
     monkeypatch.setattr(working_set, "MAX_ROUNDS", 1)
-    lp = alsel.build_lp(costly_cheap_images(), "mccormick")
+    lp = alsel.build_lp(greedy_misses_the_optimum(), "mccormick")
     answer = solvers.solve(lp, "highs", {"working_set": True})
     assert answer.info["working_set"]["fallback"]
     assert answer.info["working_set"]["rounds"][-1]["rows"] == lp.num_rows
-    assert agree(answer.objective, 0.3, 1e-7)
+    assert agree(answer.objective, 1.0, 1e-7)
 
 
 @settings(max_examples=25, deadline=None)
@@ -166,3 +178,27 @@ def test_a_warm_start_that_still_certifies_is_returned_without_a_solve():
     np.testing.assert_array_equal(again.x, first.x)
     moved = solvers.solve(lp, "pdlp", {"working_set": True, "tol": 1e-4, "warm_start": (first.x, -first.row_dual)})
     assert moved.iterations > 0 and alsel.certify(lp, moved.x, moved.row_dual).within(1e-4)
+
+
+def test_an_image_whose_opening_cost_exceeds_its_gains_is_not_priced_in():
+    # images 10-11 now cost 10 to open: 5 queries at 0 do not pay for it (1.5 from images 0-9)
+    problem = greedy_misses_the_optimum()
+    R = np.diag(np.r_[np.zeros(10), 10.0, 10.0])
+    lp = alsel.build_lp(alsel.SelectionProblem(problem.G, R, 5, 5, 1.0), "mccormick")
+    answer = solvers.solve(lp, "highs", {"working_set": True})
+    assert [r["images"] for r in answer.info["working_set"]["rounds"]] == [2]
+    assert agree(answer.objective, 1.5, 1e-7)
+    assert alsel.certify(lp, answer.x, answer.row_dual).within(1e-7)
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 10_000), formulation=st.sampled_from(["symmetric", "mccormick"]))
+def test_priced_duals_bound_at_least_as_well_as_zeros(seed, formulation):
+    rng = np.random.default_rng(seed)
+    lp = alsel.build_lp(random_problem(12, 4, B=3, c_max=2, lam=1.0, seed=seed), formulation)
+    images = rng.random(12) < 0.5
+    y = np.zeros(lp.num_rows)
+    y[lp.row_blocks["budget"]] = rng.normal(scale=0.5)
+    priced, loss = working_set.price(lp, images, y)
+    assert lp.dual_bound(priced) >= lp.dual_bound(y) - 1e-12
+    assert np.all(loss <= 0) and np.all(loss[images] == 0)

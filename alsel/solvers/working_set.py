@@ -5,18 +5,20 @@ about 2B of the cheapest entries, and every image without one of them sits at M 
 the LP of a sub-pool S that holds those images has the same optimum, at a fraction of the size
 (the pair rows grow with |S|², not N²). The loop, any LP backend inside:
 
-1. S = the images holding one of the 2B cheapest M costs (more if their capacity is short of 2B);
+1. S = the images a greedy fill of 2B queries opens (:func:`initial_images`; in the degenerate
+   formulations the images of the 2B cheapest entries, at most C_max from one image);
 2. solve the LP restricted to S: the columns of S's images (M, v, and the z of pairs inside S),
    the rows that still bind over them; every other column is fixed at its lower bound (0), and a
    row that can no longer be violated (a pair row with one image outside S reads v_i <= 1) is
    dropped;
-3. extend the answer: x = 0 outside S, y = 0 on the dropped rows. It is feasible for the full
-   LP, and alsel's certificate on the full LP (the same yardstick as every backend's answer) has
-   the restricted LP's primal residual and a duality gap that grows by the negative reduced costs
-   d_j = c_j - A_j^T y of the excluded columns, sum_j min(0, d_j) (each at most 1);
+3. extend the answer: x = 0 outside S; y = 0 on the dropped pair rows, and on the capacity and
+   link rows of the images outside S the duals that cost the bound least (:func:`price`). The
+   point is feasible for the full LP, and alsel's certificate on the full LP (the same yardstick
+   as every backend's answer) has the restricted LP's primal residual and a duality gap that
+   grows by what the outside images could still gain at these duals (their "loss");
 4. stop when that certificate is within tol (or within the restricted answer's own certificate,
-   for a backend whose stopping rule is not alsel's); else add the images with the most negative reduced
-   costs and go to 2 (column generation, "sifting" in commercial LP codes).
+   for a backend whose stopping rule is not alsel's); else add the images with the largest loss
+   and go to 2 (column generation, "sifting" in commercial LP codes).
 
 The answer is an answer of the full LP, judged on the full LP: the certificate in
 ``info["working_set"]`` and what alsel.certify() says agree. Where pricing finds nothing to add
@@ -27,6 +29,7 @@ last point where the backend takes a warm start), and ``info["working_set"]["fal
 from __future__ import annotations
 
 import dataclasses
+import heapq
 import logging
 import time
 from dataclasses import dataclass, field
@@ -59,7 +62,8 @@ class Restriction:
     rows: np.ndarray  # bool (m,)
 
     def extend(self, full: LinearProgram, x: np.ndarray, y: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
-        """(x, y) of the full LP: excluded columns at their lower bound, dropped rows' duals 0."""
+        """(x, y) of the full LP: excluded columns at their lower bound, dropped rows' duals 0
+        (:func:`price` then chooses better ones for the outside images' own rows)."""
         x_full = full.col_lower.copy()
         x_full[self.columns] = x
         if y is None:
@@ -91,21 +95,24 @@ def check_supported(lp: LinearProgram, backend: Any) -> None:
 
 
 def initial_images(lp: LinearProgram) -> np.ndarray:
-    """The images holding one of the 2B cheapest M costs, and more (cheapest first) until their
-    capacity reaches 2B: the degenerate relaxation's support with room to spare."""
+    """The images a greedy fill of twice the budget opens: take the cheapest next query, an
+    image's first one paying the image's own cost (v's cost: lam r_ii in "mccormick", 0 in the
+    degenerate formulations, where this is the 2B cheapest entries), at most C_max per image.
+    The relaxation's support with room to spare, for pricing to correct."""
     index = lp.index
     n, c = index.n_images, index.n_classes
-    budget = float(lp.row_upper[lp.row_blocks["budget"]][0])
-    per_image = _capacity(lp)
-    target = min(2.0 * budget, n * per_image)
-    order = np.argsort(lp.c[index.m], kind="stable")
+    per_image = int(_capacity(lp))
+    target = int(min(2 * lp.row_upper[lp.row_blocks["budget"]][0], n * per_image))
+    entry_costs = np.sort(lp.c[index.m].reshape(n, c), axis=1)[:, :per_image]
+    opening = lp.c[index.v]
+    heap = [(float(entry_costs[i, 0] + opening[i]), i, 0) for i in range(n)]
+    heapq.heapify(heap)
     images = np.zeros(n, dtype=bool)
-    entries = 0
-    for image in order // c:  # entries cheapest first
-        entries += 1
+    for _ in range(target):
+        _, image, taken = heapq.heappop(heap)
         images[image] = True
-        if entries >= target and images.sum() * per_image >= target:
-            break
+        if taken + 1 < per_image:
+            heapq.heappush(heap, (float(entry_costs[image, taken + 1]), image, taken + 1))
     return images
 
 
@@ -160,17 +167,52 @@ def restrict(lp: LinearProgram, images: np.ndarray) -> Restriction:
     return Restriction(sub, columns, rows)
 
 
-def entering_images(lp: LinearProgram, images: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Images outside the set with a negative reduced cost on an M column, the most negative
-    first (at most max(MIN_ENTERING, ENTERING_SHARE |S|))."""
+def price(lp: LinearProgram, images: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(y, loss): duals for the rows of the images outside the set, and what each such image
+    takes off the dual bound (<= 0; 0 where it cannot improve the objective at these duals).
+
+    With y = 0 on an outside image's rows, each of its M columns with a negative reduced cost
+    d_j (cheaper than the budget's price) lowers the bound by d_j. Its own capacity and link rows
+    do better, and weak duality holds for any y (the certificate recomputes everything): with
+    capacity dual a <= 0 and link duals b_j = min(0, d_j - a), the image lowers the bound by
+
+        a C_max + min(0, c_v + sum_j min(0, d_j - a)),
+
+    concave and piecewise linear in a with kinks at a = d_j; its maximum over a <= 0 (taken at
+    a kink or 0) is the value of the image's own LP at these prices, e.g. 0 where opening the
+    image (c_v = lam r_kk in "mccormick") costs more than its queries gain."""
     index = lp.index
+    n, c = index.n_images, index.n_classes
+    outside = np.flatnonzero(~images)
+    y = y.copy()
     d = lp.c - lp.A.T @ lp.project_duals(y)
-    loss = np.minimum(d[index.m], 0.0).reshape(index.n_images, index.n_classes).sum(axis=1)
-    loss[images] = 0.0
-    candidates = np.flatnonzero(loss < 0)
+    d_M = d[index.m].reshape(n, c)[outside]
+    c_v = lp.c[index.v][outside]
+    loss = np.zeros(n)
+    if "capacity" not in lp.row_blocks or "link" not in lp.row_blocks:
+        loss[outside] = np.minimum(d_M, 0.0).sum(axis=1)
+        return y, loss
+    capacity_rows = np.arange(lp.row_blocks["capacity"].start, lp.row_blocks["capacity"].stop)[outside]
+    link_rows = (lp.row_blocks["link"].start + outside[:, None] * c + np.arange(c)).ravel()
+    per_image = lp.row_upper[capacity_rows]
+    kinks = np.concatenate([np.zeros((outside.size, 1)), np.minimum(d_M, 0.0)], axis=1)  # (k, c + 1)
+    shortfall = np.minimum(d_M[:, None, :] - kinks[:, :, None], 0.0).sum(axis=2)
+    bound = kinks * per_image[:, None] + np.minimum(c_v[:, None] + shortfall, 0.0)
+    best = np.argmax(bound, axis=1)
+    a = kinks[np.arange(outside.size), best]
+    y[capacity_rows] = a
+    y[link_rows] = np.minimum(d_M - a[:, None], 0.0).ravel()
+    loss[outside] = bound[np.arange(outside.size), best]
+    return y, loss
+
+
+def entering_images(loss: np.ndarray, images: np.ndarray) -> np.ndarray:
+    """The images outside the set with a negative loss (:func:`price`), the most negative first,
+    at most max(MIN_ENTERING, ENTERING_SHARE * |S|)."""
+    candidates = np.flatnonzero((loss < 0) & ~images)
     limit = max(MIN_ENTERING, int(ENTERING_SHARE * images.sum()))
     chosen = candidates[np.argsort(loss[candidates], kind="stable")][:limit]
-    entering = np.zeros(index.n_images, dtype=bool)
+    entering = np.zeros(loss.size, dtype=bool)
     entering[chosen] = True
     return entering
 
@@ -212,11 +254,14 @@ def solve(lp: LinearProgram, backend: Any, options: dict[str, Any]) -> LPSolutio
         if answer.x is None:
             return _finish(lp, answer, None, None, progress, started, tol, fallback=False)
         x, y = restriction.extend(lp, answer.x, answer.row_dual)
+        loss = np.zeros(images.size)
+        if y is not None:
+            y, loss = price(lp, images, y)
         certificate = certify(lp, x, y)
         # a backend whose own stop differs from alsel's certificate (OR-Tools PDLP) is held to
         # what it delivered on the restricted LP, not to more
         acceptable = max(tol, certify(restriction.lp, answer.x, answer.row_dual).kkt_error)
-        entering = (np.zeros_like(images) if y is None else entering_images(lp, images, y))
+        entering = entering_images(loss, images)
         progress.rounds.append({"images": int(images.sum()), "rows": restriction.lp.num_rows,
                                 "columns": restriction.lp.num_cols, "status": answer.status,
                                 "iterations": answer.iterations, "kkt_error": certificate.kkt_error,
