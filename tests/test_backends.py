@@ -103,8 +103,21 @@ def test_gurobi_over_the_size_limit_raises_alsels_error():
         pytest.skip("this Gurobi license is not size-limited")
     problem = random_problem(n=80, c=5, B=12, c_max=3, lam=1.0, seed=0)
     with pytest.raises(alsel.SolverLicenseError, match=r"3,720 variables and 3,721 constraints.*size-limited to 2,000"):
-        alsel.select(problem.G, problem.R, 12, 3, 1.0, formulation="symmetric", solver="gurobi")
+        alsel.select(problem.G, problem.R, 12, 3, 1.0, formulation="symmetric", solver="gurobi",
+                     solver_options={"working_set": False})
     assert "size-limited" in solvers.notes()["gurobi"]
+
+
+def test_the_working_set_brings_an_lp_over_the_size_limit_within_it():
+    usable("gurobi")
+    if gurobi_module._license() != (None, True):
+        pytest.skip("this Gurobi license is not size-limited")
+    problem = random_problem(n=80, c=5, B=12, c_max=3, lam=1.0, seed=0)  # 3,720 variables in all
+    ours = alsel.select(problem.G, problem.R, 12, 3, 1.0, formulation="symmetric", solver="gurobi")
+    reference = alsel.select(problem.G, problem.R, 12, 3, 1.0, formulation="symmetric", solver="highs",
+                             solver_options={"working_set": False})
+    assert all(r["columns"] <= 2000 and r["rows"] <= 2000 for r in ours.info["working_set"]["rounds"])
+    assert close(ours.relaxation_value, reference.relaxation_value, 1e-6)
 
 
 def test_gurobi_license_error_at_optimize_is_translated(monkeypatch):

@@ -158,12 +158,13 @@ def test_working_set_refuses_what_it_cannot_solve_exactly():
         solvers.solve(general, "highs", {"working_set": True})
 
 
-def test_select_reports_the_rounds():
+def test_select_uses_it_by_default_where_it_applies():
     problem = random_problem(40, 4, B=5, c_max=2, lam=1.0, seed=4)
-    selection = alsel.select(problem.G, problem.R, 5, 2, 1.0, formulation="symmetric",
-                             solver_options={"working_set": True})
-    whole = alsel.select(problem.G, problem.R, 5, 2, 1.0, formulation="symmetric")
-    assert selection.info["algorithm"].startswith("working set/")
+    selection = alsel.select(problem.G, problem.R, 5, 2, 1.0, formulation="symmetric")
+    whole = alsel.select(problem.G, problem.R, 5, 2, 1.0, formulation="symmetric",
+                         solver_options={"working_set": False})
+    assert "working_set" not in whole.info
+    assert selection.info["working_set"]["rounds"][-1]["status"] == "optimal"
     assert selection.info["working_set"]["rounds"][0]["images"] < 40
     assert agree(selection.relaxation_value, whole.relaxation_value, 1e-6)
     assert selection.lower_bound <= selection.objective + 1e-9
@@ -202,3 +203,10 @@ def test_priced_duals_bound_at_least_as_well_as_zeros(seed, formulation):
     priced, loss = working_set.price(lp, images, y)
     assert lp.dual_bound(priced) >= lp.dual_bound(y) - 1e-12
     assert np.all(loss <= 0) and np.all(loss[images] == 0)
+
+
+@pytest.mark.parametrize("formulation", ["exact", "qp"])
+def test_select_leaves_it_out_where_it_does_not_apply(formulation):
+    problem = random_problem(12, 3, B=3, c_max=2, lam=1.0, seed=0)
+    selection = alsel.select(problem.G, problem.R, 3, 2, 1.0, formulation=formulation)
+    assert "working_set" not in selection.info

@@ -73,6 +73,15 @@ class Restriction:
         return x_full, y_full
 
 
+def applies(lp: LinearProgram, backend: Any) -> bool:
+    """Whether the working set can solve ``lp`` with ``backend`` (select() then uses it)."""
+    try:
+        check_supported(lp, backend)
+    except ValueError:
+        return False
+    return True
+
+
 def check_supported(lp: LinearProgram, backend: Any) -> None:
     """ValueError naming what to change when the working set cannot solve ``lp`` with ``backend``."""
     if lp.is_mip:  # check_options refuses these first; kept for direct callers
@@ -330,6 +339,6 @@ def _finish(lp: LinearProgram, answer: LPSolution, x: np.ndarray | None, y: np.n
         seconds=seconds,
         handover_seconds=seconds - progress.solver_seconds,
         solver=answer.solver,
-        algorithm=f"working set/{answer.algorithm}",
+        algorithm=answer.algorithm,
         info={**answer.info, "working_set": {"rounds": progress.rounds, "tol": tol, "fallback": fallback}},
     )
