@@ -84,7 +84,11 @@ def select(
     time_limit : float or None
         Seconds for the solver (shorthand for ``solver_options={"time_limit": ...}``).
     solver_options : dict or None
-        Backend options, e.g. ``{"algorithm": "ipm", "threads": 2}`` for HiGHS.
+        Backend options, e.g. ``{"algorithm": "ipm", "threads": 2}`` for HiGHS, and
+        ``working_set``: an LP relaxation is solved on a growing set of images (the LP of the
+        images the optimum can use, grown by pricing, certified on the whole LP; exact, and
+        5-30x faster at N >= 300) wherever that applies — not for "exact", "qp" or the "cvxpy"
+        backend —; ``{"working_set": False}`` solves the whole LP (docs/solvers.md).
 
     Returns
     -------
