@@ -58,10 +58,13 @@ def _add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--time-limit", type=float, default=None, help="solver time limit, seconds")
     parser.add_argument("--algorithm", default=None, help="solver algorithm, e.g. simplex, ipm, pdlp")
     parser.add_argument("--tol", type=float, default=None, help="tolerance of first-order solvers")
+    parser.add_argument("--whole-lp", action="store_true",
+                        help="solve the whole relaxation, not the working set of images (the default; "
+                             "docs/solvers.md)")
 
 
 def _pipeline_kwargs(args: argparse.Namespace) -> dict:
-    options = {"algorithm": args.algorithm, "tol": args.tol}
+    options = {"algorithm": args.algorithm, "tol": args.tol, "working_set": False if args.whole_lp else None}
     return {
         "solver": args.solver,
         "formulation": None if args.formulation == "none" else args.formulation,

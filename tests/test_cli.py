@@ -97,3 +97,16 @@ def test_select_reads_a_sparse_R(tmp_path, capsys):
     np.testing.assert_array_equal(np.loadtxt(out, delimiter=",", skiprows=1, dtype=int), expected)
     assert main(["select", "--G", str(tmp_path / "g.npy"), "--R", str(tmp_path / "g.npy.bad"),
                  "--budget", "6", "--cmax", "2", "--lam", "1"]) == 2
+
+
+def test_whole_lp_flag_turns_the_working_set_off(tmp_path, monkeypatch):
+    problem = random_problem(n=60, c=5, B=8, c_max=2, lam=1.0, seed=2)
+    np.save(tmp_path / "g.npy", problem.G)
+    np.save(tmp_path / "r.npy", problem.R)
+    args = ["select", "--G", str(tmp_path / "g.npy"), "--R", str(tmp_path / "r.npy"), "--budget", "8",
+            "--cmax", "2", "--lam", "1", "--formulation", "symmetric", "-o", str(tmp_path / "q.csv")]
+    seen = []
+    real_select = alsel.cli.select
+    monkeypatch.setattr(alsel.cli, "select", lambda *a, **k: seen.append(real_select(*a, **k)) or seen[-1])
+    assert main(args) == 0 and main(args + ["--whole-lp"]) == 0
+    assert "working_set" in seen[0].info and "working_set" not in seen[1].info

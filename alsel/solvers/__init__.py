@@ -214,6 +214,10 @@ def require(name: str) -> Backend:
 def solve(lp: LinearProgram, solver: str = "highs", options: dict[str, Any] | None = None) -> LPSolution:
     """Solve ``lp`` with the named backend.
 
+    ``options={"working_set": True}`` solves an LP built by alsel's formulations on a growing
+    set of images and certifies the answer on the whole LP (:mod:`alsel.solvers.working_set`;
+    ``select()`` does so by default, this function only when asked).
+
     Raises SolverUnavailable (naming the extra to install) when the backend cannot run here,
     and ValueError for options it does not know, or an integral LP or a QP it cannot solve.
     """
