@@ -210,3 +210,35 @@ def test_select_leaves_it_out_where_it_does_not_apply(formulation):
     problem = random_problem(12, 3, B=3, c_max=2, lam=1.0, seed=0)
     selection = alsel.select(problem.G, problem.R, 3, 2, 1.0, formulation=formulation)
     assert "working_set" not in selection.info
+
+
+class LooseDuals:
+    """HiGHS with its row duals halved: answers whose own certificate misses tol."""
+
+    name = "loose-duals"
+    supports_mip = False
+    options = ("time_limit",)
+
+    def unavailable_reason(self):
+        return None
+
+    def validate(self, options, mip):
+        pass
+
+    def solve(self, lp, options):
+        import dataclasses
+
+        answer = solvers.get("highs").solve(lp, {})
+        return dataclasses.replace(answer, row_dual=0.5 * answer.row_dual)
+
+
+def test_a_backend_that_misses_tol_is_held_to_twice_its_own_certificate():
+    lp = alsel.build_lp(random_problem(60, 5, B=8, c_max=2, lam=1.0, seed=1), "symmetric")
+    answer = working_set.solve(lp, LooseDuals(), {})
+    rounds = answer.info["working_set"]["rounds"]
+    assert len(rounds) == 1 and not answer.info["working_set"]["fallback"]
+    restricted = working_set.restrict(lp, working_set.initial_images(lp)).lp
+    delivered = LooseDuals().solve(restricted, {})
+    own = alsel.certify(restricted, delivered.x, delivered.row_dual).kkt_error
+    assert own > working_set.EXACT_TOL
+    assert alsel.certify(lp, answer.x, answer.row_dual).kkt_error <= 2 * own
