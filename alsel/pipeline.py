@@ -87,7 +87,7 @@ def select(
         Backend options, e.g. ``{"algorithm": "ipm", "threads": 2}`` for HiGHS, and
         ``working_set``: an LP relaxation is solved on a growing set of images (the LP of the
         images the optimum can use, grown by pricing, certified on the whole LP; exact, and
-        5-30x faster at N >= 300) wherever that applies — not for "exact", "qp" or the "cvxpy"
+        4-30x faster at N = 300-1200) wherever that applies — not for "exact", "qp" or the "cvxpy"
         backend —; ``{"working_set": False}`` solves the whole LP (docs/solvers.md).
 
     Returns
@@ -130,7 +130,7 @@ def select(
 
     lp = build_lp(problem, formulation)
     if "working_set" not in options and solvers.working_set.applies(lp, backend):
-        options["working_set"] = True  # exact, and 5-30x faster on the relaxations (docs/solvers.md)
+        options["working_set"] = True  # exact, and 4-30x faster at N = 300-1200 (docs/solvers.md)
     built = time.perf_counter()
     logger.info("built %s LP: %s in %.3f s", formulation, lp.size(), built - started)
 
