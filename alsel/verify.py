@@ -12,6 +12,9 @@ it found (hypothesis shrinks it) to ``out_dir`` as a reproducible counterexample
 ``agreement``         the backend's relaxed value agrees with HiGHS within its tolerance, and
                       alsel's certificate of its answer is below that tolerance
 ``roundings``         every rounding of the backend's relaxation is a feasible selection
+``working-set``       solved on the working set of images (select()'s default), the relaxation
+                      has the whole LP's optimal value, and the answer's certificate on the
+                      whole LP is below the backend's tolerance
 
 >>> report = alsel.verify.verify("highs", "symmetric", examples=20)   # doctest: +SKIP
 >>> report.ok, report.summary()                                      # doctest: +SKIP
@@ -36,7 +39,7 @@ from .formulations import FORMULATIONS, INTEGRAL_FORMULATIONS, build_lp
 from .problem import SelectionProblem
 from .rounding import ROUNDINGS
 
-CHECKS = ("exact", "relaxation-bound", "equivalence", "agreement", "roundings")
+CHECKS = ("exact", "relaxation-bound", "equivalence", "agreement", "roundings", "working-set")
 
 #: Groups of formulations whose relaxations have equal optimal values.
 EQUIVALENT = (("paper", "symmetric"), ("sparse", "symmetric"))
@@ -187,12 +190,24 @@ def _solver_tol(solver: str) -> float:
     return 1e-3 if first_order else EXACT_TOL
 
 
+#: A feasible instance to ask whether a formulation's LP suits the working set.
+_SMALLEST = SelectionProblem(np.zeros((1, 2)), np.zeros((2, 2)), 1, 1, 1.0)
+
+
 def skip_reason(check: str, solver: str, formulation: str) -> str | None:
     """Why ``check`` does not apply to this backend and formulation (None if it does)."""
     integral = formulation in INTEGRAL_FORMULATIONS
     if check == "exact" and not solvers.get(solver).supports_mip:
         return f"{solver!r} solves LPs only"
     if check in ("relaxation-bound", "agreement", "roundings") and integral:
+        return f"{formulation!r} is integral (no relaxation)"
+    if check == "working-set" and not integral:
+        lp = build_lp(_as_formulation_input(_SMALLEST, formulation), formulation)
+        try:
+            solvers.working_set.check_supported(lp, solvers.get(solver))
+        except ValueError as exc:
+            return str(exc)
+    if check == "working-set" and integral:
         return f"{formulation!r} is integral (no relaxation)"
     if check == "equivalence" and not any(
         formulation in g and all(f in FORMULATIONS for f in g) for g in EQUIVALENT
@@ -248,8 +263,19 @@ def _properties(solver: str, formulation: str) -> dict[str, Callable[[SelectionP
             M = rounding(problem, relaxed_M, 0)
             assert problem.is_feasible(M), f"rounding {name!r} returned an infeasible selection"
 
+    def working_set(problem):
+        lp, whole = _relaxed(problem, formulation, solver)
+        answer = solvers.solve(lp, solver, {"working_set": True})
+        if answer.status != "optimal" or answer.x is None:
+            raise AssertionError(f"{solver} on the working set returned status {answer.status!r}")
+        assert _close(answer.objective, whole.objective, tol), (
+            f"working-set value {answer.objective:.9g} != whole LP {whole.objective:.9g}")
+        if answer.row_dual is not None:
+            certificate = certify(lp, answer.x, answer.row_dual)
+            assert certificate.kkt_error <= max(tol, 1e-6), f"certificate {certificate} above {tol:g}"
+
     return {"exact": exact, "relaxation-bound": relaxation_bound, "equivalence": equivalence,
-            "agreement": agreement, "roundings": roundings}
+            "agreement": agreement, "roundings": roundings, "working-set": working_set}
 
 
 def verify(solver: str = "highs", formulation: str = "symmetric", checks: tuple[str, ...] | list[str] = CHECKS,
