@@ -199,16 +199,14 @@ def skip_reason(check: str, solver: str, formulation: str) -> str | None:
     integral = formulation in INTEGRAL_FORMULATIONS
     if check == "exact" and not solvers.get(solver).supports_mip:
         return f"{solver!r} solves LPs only"
-    if check in ("relaxation-bound", "agreement", "roundings") and integral:
+    if check in ("relaxation-bound", "agreement", "roundings", "working-set") and integral:
         return f"{formulation!r} is integral (no relaxation)"
-    if check == "working-set" and not integral:
+    if check == "working-set":
         lp = build_lp(_as_formulation_input(_SMALLEST, formulation), formulation)
         try:
             solvers.working_set.check_supported(lp, solvers.get(solver))
         except ValueError as exc:
             return str(exc)
-    if check == "working-set" and integral:
-        return f"{formulation!r} is integral (no relaxation)"
     if check == "equivalence" and not any(
         formulation in g and all(f in FORMULATIONS for f in g) for g in EQUIVALENT
     ):

@@ -166,16 +166,11 @@ def check_options(
         options = {}
     if not isinstance(options, dict):
         raise TypeError(f"solver_options must be a dict; got {type(options).__name__}.")
-    working_set = options.get("working_set", False)
-    if not isinstance(working_set, bool):
-        raise ValueError(f"working_set must be True or False; got {working_set!r}.")
-    if working_set and mip:
-        raise ValueError("working_set prices columns with LP duals, which an integral problem "
-                         "(formulation 'exact') has none of; drop working_set.")
-    if working_set and getattr(backend, "needs_source", False):
-        raise ValueError(f"solver {backend.name!r} restates the model from the selection problem, "
-                         "so it cannot solve a working set's sliced LP; use another solver or drop "
-                         "working_set.")
+    on_working_set = options.get("working_set", False)
+    if not isinstance(on_working_set, bool):
+        raise ValueError(f"working_set must be True or False; got {on_working_set!r}.")
+    if on_working_set:
+        working_set.check_backend(backend, mip)
     unknown = sorted(set(options) - set(backend.options) - set(SOLVE_OPTIONS))
     if unknown:
         raise ValueError(

@@ -82,18 +82,24 @@ def applies(lp: LinearProgram, backend: Any) -> bool:
     return True
 
 
-def check_supported(lp: LinearProgram, backend: Any) -> None:
-    """ValueError naming what to change when the working set cannot solve ``lp`` with ``backend``."""
-    if lp.is_mip:  # check_options refuses these first; kept for direct callers
+def check_backend(backend: Any, mip: bool) -> None:
+    """ValueError when the working set cannot serve this backend or an integral problem (what
+    ``solvers.check_options`` can tell before the LP is built)."""
+    if mip:
         raise ValueError("working_set prices columns with LP duals, which an integral problem "
                          "(formulation 'exact') has none of; drop working_set.")
-    if lp.is_qp:
-        raise ValueError("working_set is for LP relaxations; formulation 'qp' has a quadratic "
-                         "objective. Drop working_set or use an LP formulation.")
     if getattr(backend, "needs_source", False):
         raise ValueError(f"solver {backend.name!r} restates the model from the selection problem, "
                          "so it cannot solve a working set's sliced LP; use another solver or drop "
                          "working_set.")
+
+
+def check_supported(lp: LinearProgram, backend: Any) -> None:
+    """ValueError naming what to change when the working set cannot solve ``lp`` with ``backend``."""
+    check_backend(backend, lp.is_mip)
+    if lp.is_qp:
+        raise ValueError("working_set is for LP relaxations; formulation 'qp' has a quadratic "
+                         "objective. Drop working_set or use an LP formulation.")
     index = lp.index
     if index is None or index.n_images == 0 or "budget" not in lp.row_blocks:
         raise ValueError("working_set needs an LP built by alsel's formulations (alsel.build_lp): "
@@ -110,7 +116,7 @@ def initial_images(lp: LinearProgram) -> np.ndarray:
     The relaxation's support with room to spare, for pricing to correct."""
     index = lp.index
     n, c = index.n_images, index.n_classes
-    per_image = int(_capacity(lp))
+    per_image = _capacity(lp)
     target = int(min(2 * lp.row_upper[lp.row_blocks["budget"]][0], n * per_image))
     entry_costs = np.sort(lp.c[index.m].reshape(n, c), axis=1)[:, :per_image]
     opening = lp.c[index.v]
@@ -125,12 +131,12 @@ def initial_images(lp: LinearProgram) -> np.ndarray:
     return images
 
 
-def _capacity(lp: LinearProgram) -> float:
+def _capacity(lp: LinearProgram) -> int:
     """How many queries one image can take: C_max from the capacity rows, else C."""
     c = lp.index.n_classes
     if "capacity" in lp.row_blocks and lp.row_blocks["capacity"].stop > lp.row_blocks["capacity"].start:
-        return float(min(c, lp.row_upper[lp.row_blocks["capacity"]].min()))
-    return float(c)
+        return int(min(c, lp.row_upper[lp.row_blocks["capacity"]].min()))
+    return c
 
 
 def restrict(lp: LinearProgram, images: np.ndarray) -> Restriction:
@@ -156,12 +162,10 @@ def restrict(lp: LinearProgram, images: np.ndarray) -> Restriction:
     rows[lp.row_blocks["budget"]] = True
 
     kept_rows = np.flatnonzero(rows)
-    position = np.cumsum(rows) - 1
     blocks = {}
     for name, block in lp.row_blocks.items():
-        inside_block = kept_rows[(kept_rows >= block.start) & (kept_rows < block.stop)]
-        start = int(position[block.start - 1] + 1) if block.start > 0 else 0
-        blocks[name] = slice(start, start + inside_block.size)
+        start = int(np.count_nonzero(rows[:block.start]))
+        blocks[name] = slice(start, start + int(np.count_nonzero(rows[block])))
     renumber = np.cumsum(images) - 1
     sub_index = VariableIndex(
         n_images=size, n_classes=c, m=slice(0, size * c), v=slice(size * c, size * (c + 1)),
