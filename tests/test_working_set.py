@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -13,6 +15,7 @@ from alsel import solvers
 from alsel.solvers import working_set
 
 from conftest import as_sparse, random_problem
+from toy_backend import ToyLinprogBackend
 
 
 def agree(value: float, reference: float, tol: float) -> bool:
@@ -212,23 +215,13 @@ def test_select_leaves_it_out_where_it_does_not_apply(formulation):
     assert "working_set" not in selection.info
 
 
-class LooseDuals:
-    """HiGHS with its row duals halved: answers whose own certificate misses tol."""
+class LooseDuals(ToyLinprogBackend):
+    """scipy's linprog with its row duals halved: answers whose own certificate misses tol."""
 
     name = "loose-duals"
-    supports_mip = False
-    options = ("time_limit",)
-
-    def unavailable_reason(self):
-        return None
-
-    def validate(self, options, mip):
-        pass
 
     def solve(self, lp, options):
-        import dataclasses
-
-        answer = solvers.get("highs").solve(lp, {})
+        answer = super().solve(lp, options)
         return dataclasses.replace(answer, row_dual=0.5 * answer.row_dual)
 
 
