@@ -52,6 +52,12 @@ class BenchRun:
     cols: int = 0
     nnz: int = 0
     error: str = ""
+    working_set: bool = False  # solved on the working set of images (alsel.solvers.working_set)
+
+    @property
+    def solver_label(self) -> str:
+        """The backend's name, marked where the run used the working set."""
+        return f"{self.solver} (working set)" if self.working_set else self.solver
 
 
 FIELDS = [f.name for f in fields(BenchRun)]
@@ -116,6 +122,7 @@ def sweep(
     progress: bool = True,
     solver_options: dict[str, dict[str, Any]] | None = None,
     problem_factory: Callable[[int], SelectionProblem] | None = None,
+    working_set: bool = False,
 ) -> list[BenchRun]:
     """Run every solver on every formulation at every size, ``repeat`` times.
 
@@ -137,6 +144,9 @@ def sweep(
         Extra options per backend name, e.g. ``{"pdlp": {"tol": 1e-6}}``.
     problem_factory : callable, optional
         N -> SelectionProblem, replacing the synthetic instances.
+    working_set : bool
+        Solve each relaxation on the working set of images, as select() does by default, where
+        it applies (``BenchRun.working_set`` says where it did); False: the whole LP.
 
     Returns
     -------
@@ -173,7 +183,8 @@ def sweep(
             if bar is not None:
                 bar.set_description(f"N={n} {formulation} {solver}")
             instance = problem if problem is not None else cache.setdefault(n, factory(n))
-            run = _run_one(instance, formulation, solver, r, time_limit, solver_options.get(solver, {}))
+            run = _run_one(instance, formulation, solver, r, time_limit, solver_options.get(solver, {}),
+                           working_set)
             runs.append(run)
             writer.write(run)
             if bar is not None:
@@ -189,7 +200,7 @@ def sweep(
 
 
 def _run_one(problem: SelectionProblem, formulation: str, solver: str, repeat: int,
-             time_limit: float | None, options: dict[str, Any]) -> BenchRun:
+             time_limit: float | None, options: dict[str, Any], working_set: bool = False) -> BenchRun:
     run = BenchRun(problem.n_images, problem.n_classes, formulation, solver, repeat, status="error")
     backend = solvers.get(solver)
     if formulation in INTEGRAL_FORMULATIONS and not backend.supports_mip:
@@ -203,6 +214,8 @@ def _run_one(problem: SelectionProblem, formulation: str, solver: str, repeat: i
         run.build_seconds = time.perf_counter() - started
         run.rows, run.cols, run.nnz = lp.num_rows, lp.num_cols, lp.nnz
         opts = {**options, **({"time_limit": time_limit} if time_limit is not None else {})}
+        if working_set and solvers.working_set.applies(lp, backend):
+            opts["working_set"] = run.working_set = True
         solution = solvers.solve(lp, solver, opts)
         run.status = solution.status
         run.handover_seconds = solution.handover_seconds
@@ -261,7 +274,10 @@ def read_csv(path: str | Path) -> list[BenchRun]:
             values = {}
             for f in fields(BenchRun):
                 raw = row.get(f.name, "nan" if f.type == "float" else "")
-                values[f.name] = raw if f.type in ("str",) else (int(raw) if f.type == "int" else float(raw))
+                if f.type == "bool":
+                    values[f.name] = raw == "True"
+                else:
+                    values[f.name] = raw if f.type in ("str",) else (int(raw) if f.type == "int" else float(raw))
             runs.append(BenchRun(**values))
     return runs
 
@@ -272,7 +288,7 @@ def table(runs: Sequence[BenchRun]) -> str:
              "|---:|---|---|---|---:|---:|---:|---:|---:|---:|"]
     for r in runs:
         lines.append(
-            f"| {r.n_images} | {r.formulation} | {r.solver} | {r.status} | {r.build_seconds:.3g} | "
+            f"| {r.n_images} | {r.formulation} | {r.solver_label} | {r.status} | {r.build_seconds:.3g} | "
             f"{r.solve_seconds:.3g} | {r.iterations:.0f} | {r.objective:.6g} | {r.kkt:.1e} | "
             f"{r.peak_rss_mb:.0f} (+{r.peak_rss_mb - r.rss_before_mb:.0f}) |"
         )
@@ -283,9 +299,9 @@ def growth_exponents(runs: Sequence[BenchRun]) -> dict[tuple[str, str], float]:
     """Slope of log(solve time) against log(N) per (solver, formulation), from successful runs
     at two or more sizes (time ~ N^slope)."""
     exponents = {}
-    for key in sorted({(r.solver, r.formulation) for r in runs}):
+    for key in sorted({(r.solver_label, r.formulation) for r in runs}):
         points = [(r.n_images, r.solve_seconds) for r in runs
-                  if (r.solver, r.formulation) == key and r.status == "optimal" and r.solve_seconds > 0]
+                  if (r.solver_label, r.formulation) == key and r.status == "optimal" and r.solve_seconds > 0]
         sizes = sorted({n for n, _ in points})
         if len(sizes) >= 2:
             n, t = np.log([p[0] for p in points]), np.log([p[1] for p in points])
@@ -306,15 +322,15 @@ def plot(runs: Sequence[BenchRun], out_dir: str | Path) -> list[Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     exponents = growth_exponents(runs)
     fig, ax = plt.subplots(figsize=(6.4, 4.4))
-    for key in sorted({(r.solver, r.formulation) for r in runs}):
-        ok = [r for r in runs if (r.solver, r.formulation) == key and r.status == "optimal"]
+    for key in sorted({(r.solver_label, r.formulation) for r in runs}):
+        ok = [r for r in runs if (r.solver_label, r.formulation) == key and r.status == "optimal"]
         if not ok:
             continue
         label = f"{key[0]} / {key[1]}"
         if key in exponents:
             label += f" (N^{exponents[key]:.2f})"
         ax.plot([r.n_images for r in ok], [r.solve_seconds for r in ok], "o-", label=label)
-        failed = [r for r in runs if (r.solver, r.formulation) == key and r.status not in ("optimal", "skipped")]
+        failed = [r for r in runs if (r.solver_label, r.formulation) == key and r.status not in ("optimal", "skipped")]
         if failed:
             ax.plot([r.n_images for r in failed], [max(r.solve_seconds, 1e-3) if np.isfinite(r.solve_seconds) else 1e-3
                                                    for r in failed], "x", color=ax.lines[-1].get_color())
@@ -331,8 +347,8 @@ def plot(runs: Sequence[BenchRun], out_dir: str | Path) -> list[Path]:
     plt.close(fig)
 
     fig, ax = plt.subplots(figsize=(6.4, 4.4))
-    for key in sorted({(r.solver, r.formulation) for r in runs}):
-        ok = [r for r in runs if (r.solver, r.formulation) == key and np.isfinite(r.kkt) and r.kkt > 0]
+    for key in sorted({(r.solver_label, r.formulation) for r in runs}):
+        ok = [r for r in runs if (r.solver_label, r.formulation) == key and np.isfinite(r.kkt) and r.kkt > 0]
         if ok:
             ax.scatter([r.solve_seconds for r in ok], [r.kkt for r in ok], label=f"{key[0]} / {key[1]}")
     ax.set_xscale("log")

@@ -26,6 +26,9 @@ def add_commands(commands) -> None:
     bench.add_argument("--cmax", type=int, default=5, help="C_max for --G/--R")
     bench.add_argument("--lam", type=float, default=1.0, help="lam for --G/--R")
     bench.add_argument("--out", default="alsel-bench", help="folder for bench.csv and the plots")
+    bench.add_argument("--working-set", action="store_true",
+                       help="solve each relaxation on the working set of images, as select() does by "
+                            "default (docs/solvers.md); without it: the whole LP")
     bench.add_argument("--no-progress", dest="progress", action="store_false")
     bench.set_defaults(run=_cmd_bench)
 
@@ -65,7 +68,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     runs = bench.sweep(
         sizes, names, _names(args.formulations, "--formulations"),
         classes=args.classes, repeat=args.repeat, time_limit=args.time_limit, seed=args.seed,
-        problem=problem, csv_path=out / "bench.csv", progress=args.progress,
+        problem=problem, csv_path=out / "bench.csv", progress=args.progress, working_set=args.working_set,
     )
     print(bench.table(runs))
     for (solver, formulation), slope in bench.growth_exponents(runs).items():

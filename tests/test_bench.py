@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from toy_backend import ToyLinprogBackend
 
+import alsel
 from alsel import bench, solvers
 from alsel.cli import main
 
@@ -121,3 +122,22 @@ def test_default_solvers_are_the_usable_lp_backends(monkeypatch):
     reasons = {**solvers.available(), "pdlp-cuda": None}  # a GPU usable here: it joins the sweep
     monkeypatch.setattr(solvers, "available", lambda: reasons)
     assert "pdlp-cuda" in bench.default_solvers()
+
+
+def test_working_set_sweep_marks_its_runs(tmp_path, capsys):
+    rng = np.random.default_rng(1)
+    G, F = rng.random((4, 40)), rng.random((40, 3))
+    np.save(tmp_path / "g.npy", G)
+    np.save(tmp_path / "r.npy", F @ F.T)
+    out = tmp_path / "out"
+    assert main(["bench", "--G", str(tmp_path / "g.npy"), "--R", str(tmp_path / "r.npy"), "--budget", "4",
+                 "--solvers", "highs", "--formulations", "symmetric,exact", "--out", str(out),
+                 "--no-progress", "--working-set"]) == 0
+    runs = bench.read_csv(out / "bench.csv")
+    assert [(r.formulation, r.working_set, r.status) for r in runs] == [
+        ("symmetric", True, "optimal"), ("exact", False, "optimal")]  # the MILP has no working set
+    assert "highs (working set)" in capsys.readouterr().out
+    whole = bench.sweep([], ["highs"], ["symmetric"], progress=False,
+                        problem=alsel.SelectionProblem(G, F @ F.T, 4, 5, 1.0))
+    assert abs(whole[0].objective - runs[0].objective) <= 1e-6 * (1 + abs(whole[0].objective))
+    assert not whole[0].working_set
