@@ -48,6 +48,9 @@ logger = logging.getLogger(__name__)
 MAX_ROUNDS = 8
 #: The certificate an exact backend's extended answer must meet (first-order backends: their tol).
 EXACT_TOL = 1e-7
+#: The first set is opened by a greedy fill of this many budgets' worth of queries: the
+#: degenerate relaxation spends B as M = 1/2 on 2B entries (docs/solvers.md, "The working set").
+FIRST_SET_BUDGETS = 2
 #: At most this share of |S| (and at least MIN_ENTERING images) enters in one round.
 ENTERING_SHARE = 0.5
 MIN_ENTERING = 16
@@ -117,7 +120,7 @@ def initial_images(lp: LinearProgram) -> np.ndarray:
     index = lp.index
     n, c = index.n_images, index.n_classes
     per_image = _capacity(lp)
-    target = int(min(2 * lp.row_upper[lp.row_blocks["budget"]][0], n * per_image))
+    target = int(min(FIRST_SET_BUDGETS * lp.row_upper[lp.row_blocks["budget"]][0], n * per_image))
     entry_costs = np.sort(lp.c[index.m].reshape(n, c), axis=1)[:, :per_image]
     opening = lp.c[index.v]
     heap = [(float(entry_costs[i, 0] + opening[i]), i, 0) for i in range(n)]
