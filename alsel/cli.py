@@ -136,7 +136,12 @@ def _describe(selection: Selection) -> None:
             f"{size['nnz']:,} nonzeros; {selection.solver}/{selection.info['algorithm']}"
             + (f", {iterations:,} iterations" if iterations is not None else "")
         )
-        print(f"certificate: {selection.certificate}")
+        rounds = selection.info.get("working_set", {}).get("rounds")
+        if rounds:
+            last = rounds[-1]
+            print(f"working set: {len(rounds)} round(s), the last on {last['images']:,} of "
+                  f"{selection.M.shape[0]:,} images ({last['rows']:,} rows); --whole-lp solves the whole LP")
+        print(f"certificate (whole LP): {selection.certificate}")
     print("timings: " + ", ".join(f"{stage} {seconds:.3f} s" for stage, seconds in selection.timings.items()))
     print(f"redundancy share of the objective: {selection.redundancy_share:.1%}; lower bound from "
           f"{selection.bound_source}")
