@@ -110,3 +110,13 @@ def test_whole_lp_flag_turns_the_working_set_off(tmp_path, monkeypatch):
     monkeypatch.setattr(alsel.cli, "select", lambda *a, **k: seen.append(real_select(*a, **k)) or seen[-1])
     assert main(args) == 0 and main(args + ["--whole-lp"]) == 0
     assert "working_set" in seen[0].info and "working_set" not in seen[1].info
+
+
+def test_demo_with_a_relaxation_says_where_it_was_solved(capsys):
+    argv = ["demo", "--images", "120", "--classes", "5", "--budget", "6", "--formulation", "symmetric"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "round(s), the last on" in out and "of 120 images" in out
+    assert "certificate (whole LP)" in out
+    assert main(argv + ["--whole-lp"]) == 0
+    assert "working set:" not in capsys.readouterr().out
