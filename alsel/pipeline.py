@@ -87,8 +87,8 @@ def select(
         Backend options, e.g. ``{"algorithm": "ipm", "threads": 2}`` for HiGHS, and
         ``working_set``: an LP relaxation is solved on a growing set of images (the LP of the
         images the optimum can use, grown by pricing, certified on the whole LP; exact, and
-        4-30x faster at N = 300-1200) wherever that applies — not for "exact", "qp" or the "cvxpy"
-        backend —; ``{"working_set": False}`` solves the whole LP (docs/solvers.md).
+        4-30x faster at N = 300-1200; "qp" too) wherever that applies — not for "exact" or the
+        "cvxpy" backend —; ``{"working_set": False}`` solves the whole LP (docs/solvers.md).
 
     Returns
     -------

@@ -108,6 +108,17 @@ def test_gurobi_over_the_size_limit_raises_alsels_error():
     assert "size-limited" in solvers.notes()["gurobi"]
 
 
+def test_gurobi_refuses_a_qp_over_200_variables_with_alsels_error():
+    usable("gurobi")
+    if gurobi_module._license() != (None, True):
+        pytest.skip("this Gurobi license is not size-limited")
+    lp = alsel.build_lp(random_problem(n=12, c=16, B=4, c_max=2, lam=1.0, seed=0), "qp")  # 204 columns
+    with pytest.raises(alsel.SolverLicenseError, match="204 variables .* 200 variables when the objective is quadratic"):
+        solvers.solve(lp, "gurobi")
+    small = alsel.build_lp(random_problem(n=12, c=15, B=4, c_max=2, lam=1.0, seed=0), "qp")  # 192 columns
+    assert solvers.solve(small, "gurobi").status == "optimal"
+
+
 def test_the_working_set_brings_an_lp_over_the_size_limit_within_it():
     usable("gurobi")
     if gurobi_module._license() != (None, True):

@@ -50,10 +50,21 @@ def test_a_budget_row_is_priced_at_the_marginal_item():
 
 
 @st.composite
-def boxed_lps(draw):
+def boxed_lps_with_a_dual_ray(draw):
+    """Random box-bounded LPs on which the line search applies (about a quarter of them have a
+    finite maximizer). The others are skipped here, drawing again from the same seed, rather
+    than by assume(): hypothesis's health check fails a test that filters out that many."""
     seed = draw(st.integers(0, 2**31 - 1))
     m, n = draw(st.integers(1, 6)), draw(st.integers(1, 8))
     rng = np.random.default_rng(seed)
+    for _ in range(200):
+        lp = _boxed_lp(rng, m, n)
+        if dual_line_search(lp) is not None:
+            return lp
+    assume(False)
+
+
+def _boxed_lp(rng, m: int, n: int):
     A = rng.normal(size=(m, n)) * (rng.random((m, n)) < 0.7)
     lo = -rng.random(n)
     up = rng.random(n) * 2
@@ -67,10 +78,9 @@ def boxed_lps(draw):
 
 
 @settings(max_examples=200, deadline=None)
-@given(lp=boxed_lps())
+@given(lp=boxed_lps_with_a_dual_ray())
 def test_the_line_search_maximizes_the_dual_along_its_direction(lp):
     ray = dual_line_search(lp)
-    assume(ray is not None)  # about a quarter of these LPs have a finite maximizer
     best = lagrangian_dual(lp, ray.t * ray.direction)
     for t in np.concatenate([np.linspace(0, 3 * ray.t, 61), ray.t * (1 + np.array([-1e-6, 1e-6]))]):
         assert lagrangian_dual(lp, t * ray.direction) <= best + 1e-9 * (1 + abs(best)), t

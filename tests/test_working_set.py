@@ -149,8 +149,6 @@ def test_working_set_refuses_what_it_cannot_solve_exactly():
     problem = random_problem(10, 3, B=2, c_max=1, lam=1.0, seed=0)
     with pytest.raises(ValueError, match="integral problem"):
         alsel.select(problem.G, problem.R, 2, 1, 1.0, formulation="exact", solver_options={"working_set": True})
-    with pytest.raises(ValueError, match="quadratic"):
-        solvers.solve(alsel.build_lp(problem, "qp"), "highs", {"working_set": True})
     with pytest.raises(ValueError, match="restates the model"):
         solvers.check_options(solvers.get("cvxpy"), {"working_set": True})
     general = alsel.LinearProgram(
@@ -209,11 +207,46 @@ def test_priced_duals_bound_at_least_as_well_as_zeros(seed, formulation):
     assert np.all(loss <= 0) and np.all(loss[images] == 0)
 
 
-@pytest.mark.parametrize("formulation", ["exact", "qp"])
-def test_select_leaves_it_out_where_it_does_not_apply(formulation):
+@pytest.mark.parametrize("formulation, solver", [("exact", "highs"), ("symmetric", "cvxpy")])
+def test_select_leaves_it_out_where_it_does_not_apply(formulation, solver):
+    if solvers.available()[solver] is not None:
+        pytest.skip(solvers.available()[solver])
     problem = random_problem(12, 3, B=3, c_max=2, lam=1.0, seed=0)
-    selection = alsel.select(problem.G, problem.R, 3, 2, 1.0, formulation=formulation)
+    selection = alsel.select(problem.G, problem.R, 3, 2, 1.0, formulation=formulation, solver=solver)
     assert "working_set" not in selection.info
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_the_qp_relaxation_on_a_working_set_has_the_whole_qps_optimum(seed):
+    rng = np.random.default_rng(seed)
+    features = rng.normal(size=(80, 6))
+    G = alsel.scores.confidence(rng.dirichlet(np.ones(5), size=80))
+    R = alsel.scores.redundancy(features, mapping="affine")  # PSD: the QP is convex
+    lp = alsel.build_lp(alsel.SelectionProblem(G, R, 10, 3, 1.0), "qp")
+    whole = solvers.solve(lp, "highs")
+    answer = solvers.solve(lp, "highs", {"working_set": True})
+    rounds = answer.info["working_set"]["rounds"]
+    assert answer.status == "optimal" and not answer.info["working_set"]["fallback"]
+    assert rounds[0]["images"] < 80
+    assert agree(answer.objective, whole.objective, 1e-6)
+    assert alsel.certify(lp, answer.x, answer.row_dual).within(1e-6)
+    assert lp.dual_bound(answer.row_dual, x=answer.x) <= whole.objective + 1e-6 * (1 + abs(whole.objective))
+
+
+def test_qp_pricing_charges_an_image_its_redundancy_with_the_images_in_use():
+    # images 0-1 are in use (v = 1); image 2 duplicates image 0, image 3 is unlike both
+    R = np.array([[1.0, 0.0, 1.0, 0.0], [0.0, 1.0, 0.0, 0.0], [1.0, 0.0, 1.0, 0.0], [0.0, 0.0, 0.0, 1.0]])
+    G = np.array([[0.5, 0.5, 0.0, 0.0]])
+    lp = alsel.build_lp(alsel.SelectionProblem(G, R, 2, 1, 0.1), "qp")
+    x = np.zeros(lp.num_cols)
+    x[lp.index.m] = [1, 1, 0, 0]
+    x[lp.index.v] = [1, 1, 0, 0]
+    y = np.zeros(lp.num_rows)
+    y[lp.row_blocks["budget"]] = 0.5  # the price of a query
+    _, loss = working_set.price(lp, np.array([True, True, False, False]), y, x)
+    # image 2: gains 0.5 on its query, pays 2 lam r_02 v_0 = 0.2 for redundancy (+0 from c_v);
+    # image 3: gains 0.5, pays nothing
+    assert loss[2] == pytest.approx(-0.3) and loss[3] == pytest.approx(-0.5)
 
 
 class LooseDuals(ToyLinprogBackend):

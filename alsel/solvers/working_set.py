@@ -1,4 +1,5 @@
-"""Solve a selection LP on a growing working set of images (``solver_options={"working_set": True}``).
+"""Solve a selection LP (or the "qp" relaxation) on a growing working set of images
+(``solver_options={"working_set": True}``).
 
 The relaxation is degenerate (docs/relaxation.md): its optimum spends the budget as M = 1/2 on
 about 2B of the cheapest entries, and every image without one of them can sit at M = v = z = 0. So
@@ -19,6 +20,9 @@ the LP of a sub-pool S that holds those images has the same optimum, at a fracti
 4. stop when that certificate is within tol (or, for a backend whose answers miss tol on the
    restricted LP already, within twice that answer's own certificate); else add the images with
    the largest loss and go to 2 (column generation, "sifting" in commercial LP codes).
+
+The QP relaxation ("qp") is handled alike: the sub-QP keeps Q's principal submatrix, and
+pricing uses the QP's linearization at the answer, as alsel's QP certificate and bound do.
 
 The answer is an answer of the full LP, judged on the full LP: the certificate in
 ``info["working_set"]`` and what alsel.certify() says agree. Where pricing finds nothing to add
@@ -100,9 +104,6 @@ def check_backend(backend: Any, mip: bool) -> None:
 def check_supported(lp: LinearProgram, backend: Any) -> None:
     """ValueError naming what to change when the working set cannot solve ``lp`` with ``backend``."""
     check_backend(backend, lp.is_mip)
-    if lp.is_qp:
-        raise ValueError("working_set is for LP relaxations; formulation 'qp' has a quadratic "
-                         "objective. Drop working_set or use an LP formulation.")
     index = lp.index
     if index is None or index.n_images == 0 or "budget" not in lp.row_blocks:
         raise ValueError("working_set needs an LP built by alsel's formulations (alsel.build_lp): "
@@ -122,7 +123,9 @@ def initial_images(lp: LinearProgram) -> np.ndarray:
     per_image = _capacity(lp)
     target = int(min(FIRST_SET_BUDGETS * lp.row_upper[lp.row_blocks["budget"]][0], n * per_image))
     entry_costs = np.sort(lp.c[index.m].reshape(n, c), axis=1)[:, :per_image]
-    opening = lp.c[index.v]
+    opening = lp.c[index.v].copy()
+    if lp.is_qp:  # the image alone at v = 1: + 1/2 Q_vv (lam r_ii in "qp")
+        opening += 0.5 * lp.hessian.diagonal()[index.v]
     heap = [(float(entry_costs[i, 0] + opening[i]), i, 0) for i in range(n)]
     heapq.heapify(heap)
     images = np.zeros(n, dtype=bool)
@@ -175,17 +178,24 @@ def restrict(lp: LinearProgram, images: np.ndarray) -> Restriction:
         z=slice(size * (c + 1), int(columns.sum())),
         pair_i=renumber[index.pair_i[inside]], pair_j=renumber[index.pair_j[inside]],
     )
+    kept = np.flatnonzero(columns)
+    # a principal submatrix of Q: convex where Q is, and Q's accepted curvature (hessian_shift)
+    # bounds its own
+    hessian = None if lp.hessian is None else sp.csr_array(lp.hessian[kept][:, kept])
     sub = dataclasses.replace(
         lp, c=lp.c[columns], A=sp.csr_array(A[kept_rows]), row_lower=lp.row_lower[rows],
         row_upper=lp.row_upper[rows], col_lower=lower, col_upper=upper, index=sub_index,
-        row_blocks=blocks, source=None, integrality=None,
+        row_blocks=blocks, source=None, integrality=None, hessian=hessian,
     )
     return Restriction(sub, columns, rows)
 
 
-def price(lp: LinearProgram, images: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def price(lp: LinearProgram, images: np.ndarray, y: np.ndarray,
+          x: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(y, loss): duals for the rows of the images outside the set, and what each such image
     takes off the dual bound (<= 0; 0 where it cannot improve the objective at these duals).
+    A QP is priced by its linearization at the point x (its certificate's and bound's too):
+    an outside image's v then costs c_v + (Q x)_v, its redundancy with the images in use.
 
     With y = 0 on an outside image's rows, each of its M columns with a negative reduced cost
     d_j (cheaper than the budget's price) lowers the bound by d_j. Its own capacity and link rows
@@ -197,6 +207,7 @@ def price(lp: LinearProgram, images: np.ndarray, y: np.ndarray) -> tuple[np.ndar
     concave and piecewise linear in a with kinks at a = d_j; its maximum over a <= 0 (taken at
     a kink or 0) is the value of the image's own LP at these prices, e.g. 0 where opening the
     image (c_v = lam r_kk in "mccormick") costs more than its queries gain."""
+    lp = lp.linearized(x) if lp.is_qp else lp
     index = lp.index
     n, c = index.n_images, index.n_classes
     outside = np.flatnonzero(~images)
@@ -283,7 +294,7 @@ def solve(lp: LinearProgram, backend: Any, options: dict[str, Any]) -> LPSolutio
         x, y = restriction.extend(lp, answer.x, answer.row_dual)
         loss = np.zeros(images.size)
         if y is not None:
-            y, loss = price(lp, images, y)
+            y, loss = price(lp, images, y, x)
         certificate = certify(lp, x, y)
         # a backend whose answers miss tol on the restricted LP already (HiGHS's absolute
         # tolerances against optima of 1e-6; OR-Tools PDLP's own stopping test) is held to what it
