@@ -105,7 +105,7 @@ def check_supported(lp: LinearProgram, backend: Any) -> None:
     """ValueError naming what to change when the working set cannot solve ``lp`` with ``backend``."""
     check_backend(backend, lp.is_mip)
     index = lp.index
-    if index is None or index.n_images == 0 or "budget" not in lp.row_blocks:
+    if index is None or index.n_images == 0 or not {"budget", "capacity", "link"} <= set(lp.row_blocks):
         raise ValueError("working_set needs an LP built by alsel's formulations (alsel.build_lp): "
                          "it restricts the LP to a subset of images.")
     if not (np.all(np.isfinite(lp.col_lower)) and np.all(lp.col_lower == 0)):
@@ -138,11 +138,8 @@ def initial_images(lp: LinearProgram) -> np.ndarray:
 
 
 def _capacity(lp: LinearProgram) -> int:
-    """How many queries one image can take: C_max from the capacity rows, else C."""
-    c = lp.index.n_classes
-    if "capacity" in lp.row_blocks and lp.row_blocks["capacity"].stop > lp.row_blocks["capacity"].start:
-        return int(min(c, lp.row_upper[lp.row_blocks["capacity"]].min()))
-    return c
+    """How many queries one image can take: min(C, C_max) from the capacity rows."""
+    return int(min(lp.index.n_classes, lp.row_upper[lp.row_blocks["capacity"]].min()))
 
 
 def restrict(lp: LinearProgram, images: np.ndarray) -> Restriction:
@@ -157,7 +154,8 @@ def restrict(lp: LinearProgram, images: np.ndarray) -> Restriction:
     columns[index.v] = images
     inside = images[index.pair_i] & images[index.pair_j]
     columns[index.z] = inside
-    A = lp.A[:, np.flatnonzero(columns)]
+    kept = np.flatnonzero(columns)
+    A = lp.A[:, kept]
     lower, upper = lp.col_lower[columns], lp.col_upper[columns]
     positive, negative = A.maximum(0), A.minimum(0)
     with np.errstate(invalid="ignore"):  # 0 * inf for unbounded columns: NaN is "may bind"
@@ -178,7 +176,6 @@ def restrict(lp: LinearProgram, images: np.ndarray) -> Restriction:
         z=slice(size * (c + 1), int(columns.sum())),
         pair_i=renumber[index.pair_i[inside]], pair_j=renumber[index.pair_j[inside]],
     )
-    kept = np.flatnonzero(columns)
     # a principal submatrix of Q: convex where Q is, and Q's accepted curvature (hessian_shift)
     # bounds its own
     hessian = None if lp.hessian is None else sp.csr_array(lp.hessian[kept][:, kept])
@@ -216,9 +213,6 @@ def price(lp: LinearProgram, images: np.ndarray, y: np.ndarray,
     d_M = d[index.m].reshape(n, c)[outside]
     c_v = lp.c[index.v][outside]
     loss = np.zeros(n)
-    if "capacity" not in lp.row_blocks or "link" not in lp.row_blocks:
-        loss[outside] = np.minimum(d_M, 0.0).sum(axis=1)
-        return y, loss
     capacity_rows = np.arange(lp.row_blocks["capacity"].start, lp.row_blocks["capacity"].stop)[outside]
     link_rows = (lp.row_blocks["link"].start + outside[:, None] * c + np.arange(c)).ravel()
     per_image = lp.row_upper[capacity_rows]
