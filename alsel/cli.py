@@ -111,7 +111,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     _describe(selection)
     if args.formulation == "none" and args.compare:
         print("\nthe paper's pipeline on the same problem (symmetric LP = the paper's relaxation, "
-              "HiGHS, top-B rounding; about 15 s on 2 cores at the default size) ...", flush=True)
+              "HiGHS on the working set, top-B rounding) ...", flush=True)
         paper = select(problem.G, problem.R, problem.B, problem.C_max, problem.lam,
                        formulation="symmetric", rounding="topb", seed=args.seed)
         _describe(paper)
@@ -139,8 +139,10 @@ def _describe(selection: Selection) -> None:
         rounds = selection.info.get("working_set", {}).get("rounds")
         if rounds:
             last = rounds[-1]
+            pairs = f", {last['pair_rows']:,} pair rows" if "pair_rows" in last else ""
             print(f"working set: {len(rounds)} round(s), the last on {last['images']:,} of "
-                  f"{selection.M.shape[0]:,} images ({last['rows']:,} rows); --whole-lp solves the whole LP")
+                  f"{selection.M.shape[0]:,} images ({last['rows']:,} of {size['rows']:,} rows{pairs}); "
+                  "--whole-lp solves the whole LP")
         print(f"certificate (whole LP): {selection.certificate}")
     print("timings: " + ", ".join(f"{stage} {seconds:.3f} s" for stage, seconds in selection.timings.items()))
     print(f"redundancy share of the objective: {selection.redundancy_share:.1%}; lower bound from "

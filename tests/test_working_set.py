@@ -106,6 +106,60 @@ def test_same_optimum_as_the_whole_lp(seed, formulation, lam, budget, sparse_R):
     assert answer.info["working_set"]["rounds"][0]["rows"] < lp.num_rows  # it did restrict
 
 
+def two_images_must_share_a_pair() -> alsel.SelectionProblem:
+    """One class, budget 2, C_max 1, four images; image 3 costs 0.25 a query, the others nothing.
+    Images 0 and 2 are redundant with each other (r_02 = 0.2), image 1 with itself (r_11). A
+    sub-LP without the pair row of 0 and 2 asks both at M = v = 1 for nothing, violating it, so
+    the row must enter; the whole LP's optimum is 0.05 (HiGHS). The verify check's hypothesis
+    search found it when the working set first left pair rows out and SCIP returned no duals."""
+    G = np.array([[0.0, 0.0, 0.0, 0.25]])
+    R = np.array([[0, 0, 0.2, 0], [0, 0.2, 0, 0], [0.2, 0, 0, 0], [0, 0, 0, 0]], dtype=float)
+    return alsel.SelectionProblem(G, R, B=2, C_max=1, lam=0.5)
+
+
+def test_the_first_sub_lp_leaves_out_the_pair_rows():
+    problem = random_problem(40, 4, B=5, c_max=2, lam=1.0, seed=3)
+    lp = alsel.build_lp(problem, "symmetric")
+    images = working_set.initial_images(lp)
+    pairs = working_set.PairRows.of(lp)
+    left_out = np.zeros(lp.num_rows, dtype=bool)
+    left_out[pairs.rows] = True
+    sub = working_set.restrict(lp, images, left_out).lp
+    with_pairs = working_set.restrict(lp, images).lp
+    assert with_pairs.row_blocks["pair"].stop > with_pairs.row_blocks["pair"].start  # there were some
+    assert sub.row_blocks["pair"].start == sub.row_blocks["pair"].stop
+    assert np.all(sub.index.pair_i == sub.index.pair_j)  # only the diagonal z_ii stay
+    assert sub.num_cols == with_pairs.num_cols - (with_pairs.row_blocks["pair"].stop - with_pairs.row_blocks["pair"].start)
+    structured = solvers.solve(sub, "pdlp", {"operator": "structured", "tol": 1e-6})
+    sparse = solvers.solve(sub, "highs")
+    assert agree(structured.objective, sparse.objective, 1e-5)
+
+
+@pytest.mark.parametrize("solver, tol", [("highs", 1e-7), ("glop", 1e-7), ("pdlp", 1e-4)])
+def test_a_violated_pair_row_enters(solver, tol):
+    if solvers.available()[solver] is not None:
+        pytest.skip(solvers.available()[solver])
+    lp = alsel.build_lp(two_images_must_share_a_pair(), "symmetric")
+    whole = solvers.solve(lp, "highs")
+    answer = solvers.solve(lp, solver, {"working_set": True})
+    rounds = answer.info["working_set"]["rounds"]
+    assert rounds[0]["pair_rows"] == 0 and rounds[0]["entering_rows"] > 0
+    assert not answer.info["working_set"]["fallback"]
+    assert agree(whole.objective, 0.05, 1e-9)
+    assert agree(answer.objective, 0.05, tol)
+    assert alsel.certify(lp, answer.x, answer.row_dual).within(tol)
+
+
+def test_a_pair_row_whose_z_has_a_negative_cost_is_never_left_out():
+    lp = alsel.build_lp(random_problem(6, 2, B=2, c_max=1, lam=1.0, seed=0), "symmetric")
+    pairs = working_set.PairRows.of(lp)
+    z = pairs.columns[0, 2]
+    c = lp.c.copy()
+    c[z] = -1.0  # z_k = 1 pays off; dropping the row with z_k at 0 would no longer relax the LP
+    kept = working_set.PairRows.of(dataclasses.replace(lp, c=c))
+    assert pairs.rows[0] not in kept.rows and kept.rows.size == pairs.rows.size - 1
+
+
 @pytest.mark.parametrize("operator", ["sparse", "structured"])
 def test_pdlp_on_a_working_set_is_certified_on_the_whole_lp(operator):
     problem = random_problem(60, 5, B=8, c_max=2, lam=1.0, seed=1)
@@ -151,6 +205,8 @@ def test_working_set_refuses_what_it_cannot_solve_exactly():
         alsel.select(problem.G, problem.R, 2, 1, 1.0, formulation="exact", solver_options={"working_set": True})
     with pytest.raises(ValueError, match="restates the model"):
         solvers.check_options(solvers.get("cvxpy"), {"working_set": True})
+    with pytest.raises(ValueError, match="returns no LP duals"):
+        solvers.check_options(solvers.get("scip"), {"working_set": True})
     general = alsel.LinearProgram(
         c=np.ones(2), A=sp.csr_array(np.ones((1, 2))), row_lower=np.ones(1), row_upper=np.full(1, np.inf),
         col_lower=np.zeros(2), col_upper=np.ones(2),
@@ -207,7 +263,7 @@ def test_priced_duals_bound_at_least_as_well_as_zeros(seed, formulation):
     assert np.all(loss <= 0) and np.all(loss[images] == 0)
 
 
-@pytest.mark.parametrize("formulation, solver", [("exact", "highs"), ("symmetric", "cvxpy")])
+@pytest.mark.parametrize("formulation, solver", [("exact", "highs"), ("symmetric", "cvxpy"), ("symmetric", "scip")])
 def test_select_leaves_it_out_where_it_does_not_apply(formulation, solver):
     if solvers.available()[solver] is not None:
         pytest.skip(solvers.available()[solver])

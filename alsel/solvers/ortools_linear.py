@@ -114,6 +114,7 @@ class ScipBackend(_ModelBuilderBackend):
     name = "scip"
     solver_id = "SCIP"
     supports_mip = True
+    returns_duals = False  # no LP duals through model_builder (working_set needs them)
     options = ("time_limit", "verbose", "mip_rel_gap")
 
     def _configure(self, solver: Any, options: dict[str, Any]) -> None:

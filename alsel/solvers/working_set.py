@@ -1,25 +1,29 @@
-"""Solve a selection LP (or the "qp" relaxation) on a growing working set of images
-(``solver_options={"working_set": True}``).
+"""Solve a selection LP (or the "qp" relaxation) on a growing working set of images and pair
+rows (``solver_options={"working_set": True}``).
 
 The relaxation is degenerate (docs/relaxation.md): its optimum spends the budget as M = 1/2 on
-about 2B of the cheapest entries, and every image without one of them can sit at M = v = z = 0. So
-the LP of a sub-pool S that holds those images has the same optimum, at a fraction of the size
-(the pair rows grow with |S|², not N²). The loop, any LP backend inside:
+about 2B of the cheapest entries, every image without one of them can sit at M = v = z = 0, and
+with every v <= 1/2 no pair row v_i + v_j - 2 z_ij <= 1 binds. So the LP of a sub-pool S without
+its pair rows has the same optimum, at a fraction of the size: it grows with |S| C, not N² (N =
+1200: 7,162 rows of 744,601). The loop, any LP backend that returns duals inside:
 
 1. S = the images a greedy fill of 2B queries opens (:func:`initial_images`; in the degenerate
-   formulations the images of the 2B cheapest entries, at most C_max from one image);
-2. solve the LP restricted to S: the columns of S's images (M, v, and the z of pairs inside S),
-   the rows that still bind over them; every other column is fixed at its lower bound (0), and a
-   row that can no longer be violated (a pair row with one image outside S reads v_i <= 1) is
-   dropped;
-3. extend the answer: x = 0 outside S; y = 0 on the dropped pair rows, and on the capacity and
-   link rows of the images outside S the duals that cost the bound least (:func:`price`). The
-   point is feasible for the full LP, and alsel's certificate on the full LP (the same yardstick
-   as every backend's answer) has the restricted LP's primal residual and a duality gap that
-   grows by what the outside images could still gain at these duals (their "loss");
+   formulations the images of the 2B cheapest entries, at most C_max from one image); no pair
+   row is in yet;
+2. solve the LP restricted to S: the columns of S's images (M, v, and the z of pairs inside S
+   whose rows are in), the rows that still bind over them; every other column is fixed at its
+   lower bound (0). A pair row with one image outside S reads v_i <= 1 and is dropped; one
+   between two images of S is left out, with its z at 0, until an answer violates it
+   (:class:`PairRows`: leaving it out relaxes the LP, as z's cost is >= 0);
+3. extend the answer: x = 0 outside; y = 0 on the dropped and left-out rows, and on the capacity
+   and link rows of the images outside S the duals that cost the bound least (:func:`price`).
+   alsel's certificate on the full LP (the same yardstick as every backend's answer) then has the
+   violated pair rows in its primal residual and, in its duality gap, what the outside images
+   could still gain at these duals (their "loss");
 4. stop when that certificate is within tol (or, for a backend whose answers miss tol on the
    restricted LP already, within twice that answer's own certificate); else add the images with
-   the largest loss and go to 2 (column generation, "sifting" in commercial LP codes).
+   the largest loss and the violated pair rows, and go to 2 (column and row generation; "sifting"
+   in commercial LP codes).
 
 The QP relaxation ("qp") is handled alike: the sub-QP keeps Q's principal submatrix, and
 pricing uses the QP's linearization at the answer, as alsel's QP certificate and bound do.
@@ -58,6 +62,8 @@ FIRST_SET_BUDGETS = 2
 #: At most this share of |S| (and at least MIN_ENTERING images) enters in one round.
 ENTERING_SHARE = 0.5
 MIN_ENTERING = 16
+#: The row blocks whose rows v_i + v_j + kappa z_k <= 1 are left out until violated (:class:`PairRows`).
+PAIR_BLOCKS = ("pair", "mccormick")
 
 
 @dataclass(frozen=True)
@@ -95,6 +101,10 @@ def check_backend(backend: Any, mip: bool) -> None:
     if mip:
         raise ValueError("working_set prices columns with LP duals, which an integral problem "
                          "(formulation 'exact') has none of; drop working_set.")
+    if not getattr(backend, "returns_duals", True):
+        raise ValueError(f"solver {backend.name!r} returns no LP duals, which the working set needs to "
+                         "price images and certify its answer on the whole LP; use highs, glop or pdlp, "
+                         "or drop working_set.")
     if getattr(backend, "needs_source", False):
         raise ValueError(f"solver {backend.name!r} restates the model from the selection problem, "
                          "so it cannot solve a working set's sliced LP; use another solver or drop "
@@ -142,11 +152,50 @@ def _capacity(lp: LinearProgram) -> int:
     return int(min(lp.index.n_classes, lp.row_upper[lp.row_blocks["capacity"]].min()))
 
 
-def restrict(lp: LinearProgram, images: np.ndarray) -> Restriction:
+@dataclass(frozen=True)
+class PairRows:
+    """The pair rows the working set leaves out until an answer violates them.
+
+    A row v_i + v_j + kappa z_k <= 1 ("pair", "mccormick") whose own z_k costs >= 0: with the row
+    dropped and z_k fixed at 0 the LP is a relaxation of the full one (a full-LP point loses
+    c_k z_k >= 0 of objective), so an answer of it that satisfies the row is optimal with the row
+    too, at dual 0 and z_k = 0. In the degenerate relaxation every image sits at v <= 1/2 and no
+    such row binds: the sub-LP grows with N C, not |S|².
+    """
+
+    rows: np.ndarray  # int (k,): full-LP row numbers
+    columns: np.ndarray  # int (k, 3): each row's columns (v_lo, v_hi, z_k), as stored
+    coefficients: np.ndarray  # float (k, 3)
+
+    @classmethod
+    def of(cls, lp: LinearProgram) -> PairRows:
+        rows, columns, coefficients = [np.zeros(0, dtype=np.int64)], [np.zeros((0, 3), dtype=lp.A.indices.dtype)], [np.zeros((0, 3))]
+        for name in PAIR_BLOCKS:
+            if name not in lp.row_blocks:
+                continue
+            block = lp.row_blocks[name]
+            pointers = lp.A.indptr[block.start:block.stop + 1]
+            if not np.all(np.diff(pointers) == 3):
+                raise ValueError(f"working_set: a row of block {name!r} does not read v_i + v_j + kappa z_k <= 1.")
+            rows.append(np.arange(block.start, block.stop))
+            columns.append(lp.A.indices[pointers[0]:pointers[-1]].reshape(-1, 3))
+            coefficients.append(lp.A.data[pointers[0]:pointers[-1]].reshape(-1, 3))
+        rows, columns, coefficients = (np.concatenate(part) for part in (rows, columns, coefficients))
+        z = columns[:, 2]
+        droppable = (lp.c[z] >= 0) & (lp.col_lower[z] == 0)
+        return cls(rows[droppable], columns[droppable], coefficients[droppable])
+
+    def violation(self, x: np.ndarray, upper: np.ndarray) -> np.ndarray:
+        """How far x exceeds each row's upper bound (<= 0 where it holds)."""
+        return (x[self.columns] * self.coefficients).sum(axis=1) - upper[self.rows]
+
+
+def restrict(lp: LinearProgram, images: np.ndarray, left_out: np.ndarray | None = None) -> Restriction:
     """The LP of the images in ``images`` (bool, N): their M and v, the z of pairs inside, and
-    the rows that can still be violated with every other column at 0. Rows stay in order, so the
-    row blocks and the variable index are those of the sub-pool (the structured operator reads
-    them)."""
+    the rows that can still be violated with every other column at 0. ``left_out`` (bool over
+    the full LP's rows) marks pair rows (:class:`PairRows`) dropped with their z columns. Rows
+    stay in order, so the row blocks and the variable index are those of the sub-pool (the
+    structured operator reads them)."""
     index = lp.index
     c, size = index.n_classes, int(images.sum())
     columns = np.zeros(lp.num_cols, dtype=bool)
@@ -154,34 +203,44 @@ def restrict(lp: LinearProgram, images: np.ndarray) -> Restriction:
     columns[index.v] = images
     inside = images[index.pair_i] & images[index.pair_j]
     columns[index.z] = inside
+    candidates = np.ones(lp.num_rows, dtype=bool)
+    if left_out is not None:
+        candidates &= ~left_out
+        dropped_z = np.zeros(lp.num_cols, dtype=bool)
+        dropped_z[lp.A.indices[lp.A.indptr[np.flatnonzero(left_out)] + 2]] = True
+        columns &= ~dropped_z
     kept = np.flatnonzero(columns)
-    A = lp.A[:, kept]
+    candidate_rows = np.flatnonzero(candidates)
+    A = lp.A[candidate_rows][:, kept]  # rows first: the left-out pair rows are most of A
     lower, upper = lp.col_lower[columns], lp.col_upper[columns]
     positive, negative = A.maximum(0), A.minimum(0)
+    row_lower, row_upper = lp.row_lower[candidate_rows], lp.row_upper[candidate_rows]
     with np.errstate(invalid="ignore"):  # 0 * inf for unbounded columns: NaN is "may bind"
         highest = positive @ upper + negative @ lower
         lowest = positive @ lower + negative @ upper
-    redundant = (highest <= lp.row_upper) & (lowest >= lp.row_lower)
-    rows = (np.diff(A.indptr) > 0) & ~redundant
-    rows[lp.row_blocks["budget"]] = True
+    binding = (np.diff(A.indptr) > 0) & ~((highest <= row_upper) & (lowest >= row_lower))
+    budget = lp.row_blocks["budget"]
+    binding[(candidate_rows >= budget.start) & (candidate_rows < budget.stop)] = True
+    rows = np.zeros(lp.num_rows, dtype=bool)
+    rows[candidate_rows[binding]] = True
 
-    kept_rows = np.flatnonzero(rows)
     blocks = {}
     for name, block in lp.row_blocks.items():
         start = int(np.count_nonzero(rows[:block.start]))
         blocks[name] = slice(start, start + int(np.count_nonzero(rows[block])))
     renumber = np.cumsum(images) - 1
+    kept_z = columns[index.z]
     sub_index = VariableIndex(
         n_images=size, n_classes=c, m=slice(0, size * c), v=slice(size * c, size * (c + 1)),
         z=slice(size * (c + 1), int(columns.sum())),
-        pair_i=renumber[index.pair_i[inside]], pair_j=renumber[index.pair_j[inside]],
+        pair_i=renumber[index.pair_i[kept_z]], pair_j=renumber[index.pair_j[kept_z]],
     )
     # a principal submatrix of Q: convex where Q is, and Q's accepted curvature (hessian_shift)
     # bounds its own
     hessian = None if lp.hessian is None else sp.csr_array(lp.hessian[kept][:, kept])
     sub = dataclasses.replace(
-        lp, c=lp.c[columns], A=sp.csr_array(A[kept_rows]), row_lower=lp.row_lower[rows],
-        row_upper=lp.row_upper[rows], col_lower=lower, col_upper=upper, index=sub_index,
+        lp, c=lp.c[columns], A=sp.csr_array(A[np.flatnonzero(binding)]), row_lower=row_lower[binding],
+        row_upper=row_upper[binding], col_lower=lower, col_upper=upper, index=sub_index,
         row_blocks=blocks, source=None, integrality=None, hessian=hessian,
     )
     return Restriction(sub, columns, rows)
@@ -238,6 +297,14 @@ def entering_images(loss: np.ndarray, images: np.ndarray) -> np.ndarray:
     return entering
 
 
+def violated_rows(pair_rows: PairRows, left_out: np.ndarray, x: np.ndarray, row_upper: np.ndarray,
+                  by: float) -> np.ndarray:
+    """The left-out pair rows that x violates by more than ``by``: full-LP row numbers."""
+    out = left_out[pair_rows.rows]
+    violation = np.where(out, pair_rows.violation(x, row_upper), 0.0)
+    return pair_rows.rows[violation > by]
+
+
 @dataclass
 class _Progress:
     rounds: list[dict] = field(default_factory=list)
@@ -272,11 +339,14 @@ def solve(lp: LinearProgram, backend: Any, options: dict[str, Any]) -> LPSolutio
                                     "iterations": 0, "kkt_error": certificate.kkt_error, "entering": 0})
             return _finish(lp, _certified_start(backend.name), start[0], start[1], progress, started, tol, False)
     images = initial_images(lp)
+    pair_rows = PairRows.of(lp)
+    left_out = np.zeros(lp.num_rows, dtype=bool)
+    left_out[pair_rows.rows] = True
     fallback = False
     for round_number in range(1, MAX_ROUNDS + 1):
-        if images.all():  # the whole pool: solved below as the last round
+        if images.all() and not left_out.any():  # the whole LP: solved below as the last round
             break
-        restriction = restrict(lp, images)
+        restriction = restrict(lp, images, left_out)
         round_options = _remaining(options, started, progress)
         if start is not None and "warm_start" in backend.options:
             round_options["warm_start"] = (start[0][restriction.columns],
@@ -295,21 +365,29 @@ def solve(lp: LinearProgram, backend: Any, options: dict[str, Any]) -> LPSolutio
         # delivered there: the working set may at most double it
         delivered = certify(restriction.lp, answer.x, answer.row_dual).kkt_error
         acceptable = tol if delivered <= tol else 2 * delivered
-        entering = entering_images(loss, images)
-        progress.rounds.append({"images": int(images.sum()), "rows": restriction.lp.num_rows,
-                                "columns": restriction.lp.num_cols, "status": answer.status,
-                                "iterations": answer.iterations, "kkt_error": certificate.kkt_error,
-                                "entering": int(entering.sum())})
-        logger.info("working set round %d: %d images, LP %d x %d, %s, full-LP KKT %.2e, %d entering",
-                    round_number, images.sum(), restriction.lp.num_rows, restriction.lp.num_cols,
-                    answer.status, certificate.kkt_error, entering.sum())
-        if answer.status != "optimal" or certificate.within(acceptable):
+        done = answer.status != "optimal" or certificate.within(acceptable)
+        entering = np.zeros(images.size, dtype=bool) if done else entering_images(loss, images)
+        entering_rows = np.zeros(0, dtype=np.int64)
+        if not done:  # rows of v in [0, 1] against 1: violations within tol only where nothing else enters
+            entering_rows = violated_rows(pair_rows, left_out, x, lp.row_upper, tol)
+            if not entering.any() and not entering_rows.size:
+                entering_rows = violated_rows(pair_rows, left_out, x, lp.row_upper, 0.0)
+        progress.rounds.append({"images": int(images.sum()), "pair_rows": int(pair_rows.rows.size - left_out.sum()),
+                                "rows": restriction.lp.num_rows, "columns": restriction.lp.num_cols,
+                                "status": answer.status, "iterations": answer.iterations,
+                                "kkt_error": certificate.kkt_error, "entering": int(entering.sum()),
+                                "entering_rows": int(entering_rows.size)})
+        logger.info("working set round %d: %d images, LP %d x %d, %s, full-LP KKT %.2e, %d images and %d pair "
+                    "rows entering", round_number, images.sum(), restriction.lp.num_rows, restriction.lp.num_cols,
+                    answer.status, certificate.kkt_error, entering.sum(), entering_rows.size)
+        if done:
             return _finish(lp, answer, x, y, progress, started, tol, fallback=False)
         start = (x, y)
-        if not entering.any():
-            fallback = True  # nothing prices in, yet the certificate misses tol
+        if not entering.any() and not entering_rows.size:
+            fallback = True  # nothing prices in and nothing is violated, yet the certificate misses tol
             break
         images = images | entering
+        left_out[entering_rows] = False
     else:
         fallback = True  # MAX_ROUNDS ran out
     # the whole pool, from the last point where the backend takes a warm start
