@@ -18,8 +18,9 @@ VARIANTS = {
     # PDLP's own starting weight, for the before/after of alsel's estimate (docs/pdlp.md)
     "alsel adaptive sparse, omega0 1": ("pdlp", {"algorithm": "adaptive", "operator": "sparse", "primal_weight": 1.0}),
     "alsel halpern sparse, omega0 1": ("pdlp", {"algorithm": "halpern", "operator": "sparse", "primal_weight": 1.0}),
-    # OR-Tools stops on its own criterion; at 1e-4 alsel's certificate of its answer is
-    # 1e-3..5e-3, at 1e-5 it is below 1e-4: that is the run at the same certified accuracy.
+    # OR-Tools stops on its own criterion, taken on the corrected dual objective since the
+    # backend asks for it (alsel.solvers.ortools_pdlp): at 1e-4 alsel's certificate of its answer
+    # is below 1e-4 (it was 1e-3..5e-3 with OR-Tools' default); 1e-5 is the earlier comparison.
     "ortools-pdlp tol 1e-4": ("ortools-pdlp", {}),
     "ortools-pdlp tol 1e-5": ("ortools-pdlp", {"tol": 1e-5}),
 }
