@@ -101,7 +101,7 @@ class KKTData:
         """The data of ``lp`` as arrays of module ``xp`` (floats in ``dtype``)."""
 
         def asarray(values: np.ndarray) -> Any:
-            return xp.asarray(values if values.dtype == bool else values.astype(dtype))
+            return xp.asarray(values if values.dtype == bool else values.astype(dtype, copy=False))
 
         floor, ceiling = dual_sign_bounds(lp.row_lower, lp.row_upper)
         lower_infinite, upper_infinite = ~np.isfinite(lp.col_lower), ~np.isfinite(lp.col_upper)

@@ -150,6 +150,22 @@ def test_a_violated_pair_row_enters(solver, tol):
     assert alsel.certify(lp, answer.x, answer.row_dual).within(tol)
 
 
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 10_000), formulation=st.sampled_from(["symmetric", "paper", "sparse", "mccormick"]),
+       n=st.integers(3, 9), c_max=st.integers(1, 2), fill=st.floats(0.55, 1.0), lam=st.sampled_from([0.3, 3.0]))
+def test_same_optimum_as_the_whole_lp_where_pair_rows_bind(seed, formulation, n, c_max, fill, lam):
+    """A budget over half the pool's capacity puts M (and so v) above 1/2 on some images, where
+    the pair rows between them bind: left out at first, they must enter."""
+    budget = max(1, min(n * c_max, round(fill * n * c_max)))
+    problem = random_problem(n, 2, B=budget, c_max=c_max, lam=lam, seed=seed)
+    lp = alsel.build_lp(problem, formulation)
+    whole = solvers.solve(lp, "highs")
+    answer = solvers.solve(lp, "highs", {"working_set": True})
+    assert answer.status == "optimal"
+    assert agree(answer.objective, whole.objective, 1e-6)
+    assert alsel.certify(lp, answer.x, answer.row_dual).within(1e-6)
+
+
 def test_a_pair_row_whose_z_has_a_negative_cost_is_never_left_out():
     lp = alsel.build_lp(random_problem(6, 2, B=2, c_max=1, lam=1.0, seed=0), "symmetric")
     pairs = working_set.PairRows.of(lp)

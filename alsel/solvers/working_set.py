@@ -169,7 +169,7 @@ class PairRows:
 
     @classmethod
     def of(cls, lp: LinearProgram) -> PairRows:
-        rows, columns, coefficients = [np.zeros(0, dtype=np.int64)], [np.zeros((0, 3), dtype=lp.A.indices.dtype)], [np.zeros((0, 3))]
+        parts = []
         for name in PAIR_BLOCKS:
             if name not in lp.row_blocks:
                 continue
@@ -177,12 +177,17 @@ class PairRows:
             pointers = lp.A.indptr[block.start:block.stop + 1]
             if not np.all(np.diff(pointers) == 3):
                 raise ValueError(f"working_set: a row of block {name!r} does not read v_i + v_j + kappa z_k <= 1.")
-            rows.append(np.arange(block.start, block.stop))
-            columns.append(lp.A.indices[pointers[0]:pointers[-1]].reshape(-1, 3))
-            coefficients.append(lp.A.data[pointers[0]:pointers[-1]].reshape(-1, 3))
-        rows, columns, coefficients = (np.concatenate(part) for part in (rows, columns, coefficients))
+            parts.append((np.arange(block.start, block.stop),  # views of A's arrays, no copies
+                          lp.A.indices[pointers[0]:pointers[-1]].reshape(-1, 3),
+                          lp.A.data[pointers[0]:pointers[-1]].reshape(-1, 3)))
+        if not parts:
+            return cls(np.zeros(0, dtype=np.int64), np.zeros((0, 3), dtype=lp.A.indices.dtype), np.zeros((0, 3)))
+        rows, columns, coefficients = (parts[0] if len(parts) == 1 else
+                                       (np.concatenate(part) for part in zip(*parts)))
         z = columns[:, 2]
         droppable = (lp.c[z] >= 0) & (lp.col_lower[z] == 0)
+        if droppable.all():
+            return cls(rows, columns, coefficients)
         return cls(rows[droppable], columns[droppable], coefficients[droppable])
 
     def violation(self, x: np.ndarray, upper: np.ndarray) -> np.ndarray:
@@ -206,9 +211,7 @@ def restrict(lp: LinearProgram, images: np.ndarray, left_out: np.ndarray | None 
     candidates = np.ones(lp.num_rows, dtype=bool)
     if left_out is not None:
         candidates &= ~left_out
-        dropped_z = np.zeros(lp.num_cols, dtype=bool)
-        dropped_z[lp.A.indices[lp.A.indptr[np.flatnonzero(left_out)] + 2]] = True
-        columns &= ~dropped_z
+        columns[lp.A.indices[lp.A.indptr[np.flatnonzero(left_out)] + 2]] = False  # their z
     kept = np.flatnonzero(columns)
     candidate_rows = np.flatnonzero(candidates)
     A = lp.A[candidate_rows][:, kept]  # rows first: the left-out pair rows are most of A
