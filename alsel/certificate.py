@@ -226,10 +226,12 @@ def certify(
 
 
 _COMPILED: dict[str, Any] = {}
-#: Rows + columns from which certify() imports Numba for its compiled loops (~0.3 s, once per
-#: process); below, only where Numba is loaded already (alsel's PDLP uses it). At N = 1200
-#: (1.5M) a certificate takes 9 ms compiled against 55 ms with the array formulas.
-COMPILED_FROM = 1_000_000
+#: Rows + columns from which certify() imports Numba for its compiled loops; below, it uses them
+#: only where Numba is loaded already (alsel's PDLP loads it). A certificate costs ~37 ns per
+#: row or column with the array formulas and ~6 ns compiled (N = 1200, 1.5M: 47 against 8.5 ms),
+#: and importing Numba ~0.35 s once per process: a solve on the working set certifies about three
+#: times, so the import pays for itself in one solve from about 4M.
+COMPILED_FROM = 4_000_000
 
 
 def _use_compiled(lp: LinearProgram) -> bool:
