@@ -191,10 +191,14 @@ def _cmd_solvers(args: argparse.Namespace) -> int:
     width = max(map(len, reasons))
     for name, reason in reasons.items():
         backend = backends.get(name)
-        kind = "LP, MIP" if backend is not None and backend.supports_mip else "LP"
+        kinds = ["LP"]
+        if backend is not None and getattr(backend, "supports_qp", False):
+            kinds.append("QP")
+        if backend is not None and backend.supports_mip:
+            kinds.append("MIP")
         state = "usable" if reason is None else f"unavailable: {reason}"
         note = f" ({notes[name]})" if name in notes else ""
-        print(f"{name:<{width}}  {kind:<7}  {state}{note}")
+        print(f"{name:<{width}}  {', '.join(kinds):<11}  {state}{note}")
         if args.options and backend is not None:
             print(f"{'':<{width}}  options: {', '.join(backend.options)}")
     return 0

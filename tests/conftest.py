@@ -10,6 +10,7 @@ from hypothesis import settings
 
 import alsel
 from alsel import verify
+from alsel.lp import LinearProgram, VariableIndex
 from alsel.verify import brute_force  # noqa: F401 - the tests' brute-force reference
 
 settings.register_profile("ci", deadline=None, max_examples=60, print_blob=True)
@@ -119,3 +120,37 @@ def naive_lp(problem: alsel.SelectionProblem, formulation: str) -> dict:
         "col_lower": np.zeros(n_cols),
         "col_upper": np.ones(n_cols),
     }
+
+
+def general_lp(seed: int, m: int = 12, n: int = 10) -> LinearProgram:
+    """A feasible, bounded LP with equality, one-sided and ranged rows, free, half-bounded and
+    boxed columns: feasible by a planted x, bounded by a planted dual-feasible (y, d)."""
+    rng = np.random.default_rng(seed)
+    A = sp.random(m, n, density=0.5, random_state=rng, format="csr") + sp.eye(m, n, format="csr")
+    x_feasible = rng.normal(size=n)
+    activity = A @ x_feasible
+    kind = rng.integers(4, size=m)  # 0: equality, 1: <=, 2: >=, 3: ranged
+    row_lower = np.where(kind == 0, activity, np.where(kind == 1, -np.inf, activity - rng.random(m)))
+    row_upper = np.where(kind == 0, activity, np.where(kind == 2, np.inf, activity + rng.random(m)))
+    col_kind = rng.integers(4, size=n)  # 0: free, 1: >= lo, 2: <= up, 3: boxed
+    col_lower = np.where(np.isin(col_kind, (1, 3)), x_feasible - rng.random(n), -np.inf)
+    col_upper = np.where(np.isin(col_kind, (2, 3)), x_feasible + rng.random(n), np.inf)
+    y = rng.normal(size=m)
+    y = np.where(kind == 1, -np.abs(y), np.where(kind == 2, np.abs(y), y))
+    d = np.where(col_kind == 1, np.abs(rng.normal(size=n)),
+                 np.where(col_kind == 2, -np.abs(rng.normal(size=n)),
+                          np.where(col_kind == 3, rng.normal(size=n), 0.0)))
+    c = A.T @ y + d
+    index = VariableIndex(0, 0, slice(0, 0), slice(0, 0), slice(0, n), np.zeros(0), np.zeros(0))
+    return LinearProgram(c=c, A=sp.csr_array(A), row_lower=row_lower, row_upper=row_upper,
+                         col_lower=col_lower, col_upper=col_upper, index=index, formulation="general")
+
+
+def tiny_lp(c, A, row_lower, row_upper, col_lower, col_upper) -> LinearProgram:
+    """A small LP from dense lists (the infeasible and unbounded examples)."""
+    n = len(c)
+    index = VariableIndex(0, 0, slice(0, 0), slice(0, 0), slice(0, n), np.zeros(0), np.zeros(0))
+    return LinearProgram(c=np.array(c, float), A=sp.csr_array(np.array(A, float)),
+                         row_lower=np.array(row_lower, float), row_upper=np.array(row_upper, float),
+                         col_lower=np.array(col_lower, float), col_upper=np.array(col_upper, float),
+                         index=index, formulation="general")

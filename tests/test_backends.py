@@ -7,7 +7,7 @@ from importlib.metadata import EntryPoint
 
 import numpy as np
 import pytest
-from conftest import random_problem, tiny_problems
+from conftest import general_lp, random_problem, tiny_lp, tiny_problems
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -15,7 +15,7 @@ import alsel
 from alsel import solvers, synthetic
 from alsel.solvers import gurobi as gurobi_module
 
-LP_BACKENDS = ["glop", "ortools-pdlp", "gurobi", "cvxpy"]
+LP_BACKENDS = ["glop", "ortools-pdlp", "gurobi", "cvxpy", "clarabel"]
 MIP_BACKENDS = ["gurobi", "scip"]
 FIRST_ORDER = {"ortools-pdlp"}
 
@@ -178,7 +178,7 @@ def test_bad_options_are_refused_before_any_work(solver, options, pattern):
         alsel.select(problem.G, problem.R, 2, 1, 1.0, formulation="symmetric", solver=solver, solver_options=options)
 
 
-@pytest.mark.parametrize("solver", ["glop", "ortools-pdlp", "cvxpy"])
+@pytest.mark.parametrize("solver", ["glop", "ortools-pdlp", "cvxpy", "clarabel"])
 def test_lp_only_backend_refuses_exact_and_names_the_mip_backends(solver):
     problem = random_problem(n=5, c=2, B=2, c_max=1, lam=1.0, seed=0)
     with pytest.raises(ValueError, match=r"LP relaxations only.*'highs', 'gurobi', 'scip'"):
@@ -203,6 +203,27 @@ def test_ortools_pdlp_stops_where_alsels_certificate_agrees():
     solution = solvers.solve(lp, "ortools-pdlp", {"tol": 1e-4})
     assert solution.status == "optimal"
     assert alsel.certify(lp, solution.x, solution.row_dual).within(2e-4)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_clarabel_reads_every_kind_of_row_and_column(seed):
+    """Equality, one-sided and ranged rows, free, half-bounded and boxed columns: each becomes a
+    cone row of Clarabel's standard form, and its dual comes back with alsel's sign."""
+    usable("clarabel")
+    lp = general_lp(seed)
+    reference = solvers.solve(lp, "highs")
+    solution = solvers.solve(lp, "clarabel")
+    assert solution.status == "optimal"
+    assert close(solution.objective, reference.objective, 1e-7)
+    assert alsel.certify(lp, solution.x, solution.row_dual).within(1e-7)
+
+
+def test_clarabel_reports_infeasible_and_unbounded_lps():
+    usable("clarabel")
+    infeasible = tiny_lp([1, 1], [[1, 1], [1, -1]], [3, -np.inf], [np.inf, 0.5], [0, 0], [1, 1])
+    unbounded = tiny_lp([-1, 0], [[1, -1]], [-np.inf], [1], [0, 0], [np.inf, np.inf])
+    assert solvers.solve(infeasible, "clarabel").status == "infeasible"
+    assert solvers.solve(unbounded, "clarabel").status == "unbounded"
 
 
 @pytest.fixture

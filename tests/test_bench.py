@@ -118,7 +118,7 @@ def test_cli_bench_with_user_files(tmp_path, capsys):
 def test_default_solvers_are_the_usable_lp_backends(monkeypatch):
     names = bench.default_solvers()
     assert "highs" in names and "pdlp" in names
-    assert not set(names) & {"cvxpy", "gurobi", "scip"}
+    assert not set(names) & {"cvxpy", "clarabel", "gurobi", "scip"}
     reasons = {**solvers.available(), "pdlp-cuda": None}  # a GPU usable here: it joins the sweep
     monkeypatch.setattr(solvers, "available", lambda: reasons)
     assert "pdlp-cuda" in bench.default_solvers()

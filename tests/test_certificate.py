@@ -18,7 +18,7 @@ from conftest import random_problem
 FIELDS = ("primal_residual", "dual_residual", "gap", "primal_objective", "dual_objective")
 
 
-def general_lp(rng: np.random.Generator, m: int, n: int) -> LinearProgram:
+def any_lp(rng: np.random.Generator, m: int, n: int) -> LinearProgram:
     """Rows and columns with every kind of bound: free, one-sided, boxed, equalities."""
     def bounds(size):
         lower = rng.normal(size=size)
@@ -60,7 +60,7 @@ def require_compiled() -> None:
 def test_compiled_certificate_equals_the_array_one(seed, m, n):
     require_compiled()
     rng = np.random.default_rng(seed)
-    lp = general_lp(rng, m, n)
+    lp = any_lp(rng, m, n)
     x, y = 3 * rng.normal(size=n), 3 * rng.normal(size=m)  # violating bounds, duals of every sign
     assert_same(alsel.certify(lp, x, y), array_certificate(lp, x, y))
 
@@ -77,7 +77,7 @@ def test_compiled_certificate_of_a_selection_lp_and_a_qp():
 def test_without_numba_certify_falls_back_to_the_array_formulas(monkeypatch):
     require_compiled()
     rng = np.random.default_rng(2)
-    lp = general_lp(rng, 12, 9)
+    lp = any_lp(rng, 12, 9)
     x, y = rng.normal(size=9), rng.normal(size=12)
     compiled = alsel.certify(lp, x, y)
     monkeypatch.setitem(certificate._COMPILED, "loops", None)

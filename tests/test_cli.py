@@ -120,3 +120,11 @@ def test_demo_with_a_relaxation_says_where_it_was_solved(capsys):
     assert "certificate (whole LP)" in out
     assert main(argv + ["--whole-lp"]) == 0
     assert "working set:" not in capsys.readouterr().out
+
+
+def test_solvers_lists_what_each_backend_solves(capsys):
+    assert main(["solvers"]) == 0
+    lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines() if line.strip()}
+    assert "LP, QP, MIP" in lines["highs"]
+    assert "LP, QP" in lines["clarabel"] and "MIP" not in lines["clarabel"]
+    assert "QP" not in lines["glop"] and "QP" not in lines["pdlp"]

@@ -8,41 +8,16 @@ import types
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from conftest import random_problem, tiny_problems
+from conftest import general_lp, random_problem, tiny_lp, tiny_problems
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import alsel
 from alsel import solvers
-from alsel.lp import LinearProgram, VariableIndex
 from alsel.certificate import relative_kkt
 from alsel.solvers.pdlp import arrays, kernels, operators, scaling, termination
 from alsel.solvers.pdlp.weight import estimate_primal_weight
 from alsel.solvers.pdlp.arrays import ArrayContext
-
-
-def general_lp(seed: int, m: int = 12, n: int = 10) -> LinearProgram:
-    """A feasible, bounded LP with equality, one-sided and ranged rows, free, half-bounded and
-    boxed columns: feasible by a planted x, bounded by a planted dual-feasible (y, d)."""
-    rng = np.random.default_rng(seed)
-    A = sp.random(m, n, density=0.5, random_state=rng, format="csr") + sp.eye(m, n, format="csr")
-    x_feasible = rng.normal(size=n)
-    activity = A @ x_feasible
-    kind = rng.integers(4, size=m)  # 0: equality, 1: <=, 2: >=, 3: ranged
-    row_lower = np.where(kind == 0, activity, np.where(kind == 1, -np.inf, activity - rng.random(m)))
-    row_upper = np.where(kind == 0, activity, np.where(kind == 2, np.inf, activity + rng.random(m)))
-    col_kind = rng.integers(4, size=n)  # 0: free, 1: >= lo, 2: <= up, 3: boxed
-    col_lower = np.where(np.isin(col_kind, (1, 3)), x_feasible - rng.random(n), -np.inf)
-    col_upper = np.where(np.isin(col_kind, (2, 3)), x_feasible + rng.random(n), np.inf)
-    y = rng.normal(size=m)
-    y = np.where(kind == 1, -np.abs(y), np.where(kind == 2, np.abs(y), y))
-    d = np.where(col_kind == 1, np.abs(rng.normal(size=n)),
-                 np.where(col_kind == 2, -np.abs(rng.normal(size=n)),
-                          np.where(col_kind == 3, rng.normal(size=n), 0.0)))
-    c = A.T @ y + d
-    index = VariableIndex(0, 0, slice(0, 0), slice(0, 0), slice(0, n), np.zeros(0), np.zeros(0))
-    return LinearProgram(c=c, A=sp.csr_array(A), row_lower=row_lower, row_upper=row_upper,
-                         col_lower=col_lower, col_upper=col_upper, index=index, formulation="general")
 
 
 def agree(value: float, reference: float, tol: float) -> bool:
@@ -100,19 +75,10 @@ def test_agrees_with_highs_on_general_lps(seed, algorithm):
         assert alsel.certify(lp, solution.x, solution.row_dual).within(tol)
 
 
-def _tiny_lp(c, A, row_lower, row_upper, col_lower, col_upper) -> LinearProgram:
-    n = len(c)
-    index = VariableIndex(0, 0, slice(0, 0), slice(0, 0), slice(0, n), np.zeros(0), np.zeros(0))
-    return LinearProgram(c=np.array(c, float), A=sp.csr_array(np.array(A, float)),
-                         row_lower=np.array(row_lower, float), row_upper=np.array(row_upper, float),
-                         col_lower=np.array(col_lower, float), col_upper=np.array(col_upper, float),
-                         index=index, formulation="general")
-
-
 @pytest.mark.parametrize("algorithm", ["adaptive", "halpern"])
 @pytest.mark.parametrize("scale", [1.0, 1e12])
 def test_infeasible_lp_is_reported(algorithm, scale):
-    lp = _tiny_lp([1, 1], [[1, 1], [1, -1]], [3 * scale, -np.inf], [np.inf, 0.5 * scale], [0, 0], [scale, scale])
+    lp = tiny_lp([1, 1], [[1, 1], [1, -1]], [3 * scale, -np.inf], [np.inf, 0.5 * scale], [0, 0], [scale, scale])
     assert solvers.solve(lp, "highs").status == "infeasible"
     assert solvers.solve(lp, "pdlp", {"algorithm": algorithm, "iteration_limit": 100_000}).status == "infeasible"
 
@@ -120,7 +86,7 @@ def test_infeasible_lp_is_reported(algorithm, scale):
 @pytest.mark.parametrize("algorithm", ["adaptive", "halpern"])
 @pytest.mark.parametrize("scale", [1.0, 1e12])
 def test_unbounded_lp_is_reported(algorithm, scale):
-    lp = _tiny_lp([-scale, 0], [[1, -1]], [-np.inf], [1], [0, 0], [np.inf, np.inf])
+    lp = tiny_lp([-scale, 0], [[1, -1]], [-np.inf], [1], [0, 0], [np.inf, np.inf])
     assert solvers.solve(lp, "pdlp", {"algorithm": algorithm, "iteration_limit": 100_000}).status == "unbounded"
 
 
@@ -149,7 +115,7 @@ def test_a_box_bounded_lp_with_huge_costs_is_never_called_unbounded(algorithm):
     n = 200
     c = rng.random(n) + np.where(rng.random(n) < 0.5, 1.0, 0.0)
     A = sp.vstack([sp.csr_array(np.ones((1, n))), sp.random(20, n, density=0.2, random_state=3, format="csr")])
-    lp = _tiny_lp(c, A.toarray(), np.r_[37.0, np.full(20, -np.inf)], np.r_[37.0, np.full(20, 5.0)],
+    lp = tiny_lp(c, A.toarray(), np.r_[37.0, np.full(20, -np.inf)], np.r_[37.0, np.full(20, 5.0)],
                   np.zeros(n), np.ones(n))
     reference = solvers.solve(lp, "highs").objective
     huge = dataclasses.replace(lp, c=1e12 * lp.c)

@@ -8,7 +8,7 @@ import scipy.sparse as sp
 from conftest import random_problem
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
-from test_pdlp import general_lp
+from conftest import general_lp
 
 import alsel
 from alsel import solvers

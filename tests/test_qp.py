@@ -12,7 +12,7 @@ import alsel
 from alsel import scores, solvers
 from alsel.formulations import qp
 
-QP_BACKENDS = [name for name in ("highs", "cvxpy", "gurobi") if solvers.available().get(name) is None]
+QP_BACKENDS = [name for name in ("highs", "cvxpy", "clarabel", "gurobi") if solvers.available().get(name) is None]
 
 
 def psd_problem(n: int = 12, c: int = 4, B: int = 6, c_max: int = 2, lam: float = 1.0, seed: int = 0):

@@ -288,15 +288,18 @@ def test_select_leaves_it_out_where_it_does_not_apply(formulation, solver):
     assert "working_set" not in selection.info
 
 
+@pytest.mark.parametrize("solver", ["highs", "clarabel"])
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_the_qp_relaxation_on_a_working_set_has_the_whole_qps_optimum(seed):
+def test_the_qp_relaxation_on_a_working_set_has_the_whole_qps_optimum(seed, solver):
+    if solvers.available()[solver] is not None:
+        pytest.skip(solvers.available()[solver])
     rng = np.random.default_rng(seed)
     features = rng.normal(size=(80, 6))
     G = alsel.scores.confidence(rng.dirichlet(np.ones(5), size=80))
     R = alsel.scores.redundancy(features, mapping="affine")  # PSD: the QP is convex
     lp = alsel.build_lp(alsel.SelectionProblem(G, R, 10, 3, 1.0), "qp")
     whole = solvers.solve(lp, "highs")
-    answer = solvers.solve(lp, "highs", {"working_set": True})
+    answer = solvers.solve(lp, solver, {"working_set": True})
     rounds = answer.info["working_set"]["rounds"]
     assert answer.status == "optimal" and not answer.info["working_set"]["fallback"]
     assert rounds[0]["images"] < 80

@@ -1,8 +1,8 @@
 """Solver backends: one registry, one result type (:class:`LPSolution`).
 
-Built in: "highs", "glop", "ortools-pdlp", "gurobi", "cvxpy", "pdlp", "pdlp-cuda", "cupdlpx" for
-the LP relaxation, "highs", "gurobi", "scip" for the integral problem and "highs", "cvxpy",
-"gurobi" for the QP relaxation (formulation "qp"). Each backend is a small class with ``name``,
+Built in: "highs", "glop", "ortools-pdlp", "gurobi", "cvxpy", "clarabel", "pdlp", "pdlp-cuda",
+"cupdlpx" for the LP relaxation, "highs", "gurobi", "scip" for the integral problem and "highs",
+"cvxpy", "clarabel", "gurobi" for the QP relaxation (formulation "qp"). Each backend is a small class with ``name``,
 ``supports_mip``, ``options``, ``unavailable_reason()``, ``validate(options, mip)`` and
 ``solve(lp, options)`` (optionally ``note()``, and ``supports_qp = True`` if it solves convex QPs;
 a backend without it is never handed one); it sees only a LinearProgram.
@@ -25,6 +25,7 @@ from .._validation import check_choice
 from ..errors import SolverUnavailable
 from ..lp import LinearProgram
 from .base import COMMON_OPTIONS, STATUSES, Backend, LPSolution
+from .clarabel_backend import ClarabelBackend
 from .cupdlpx_backend import CupdlpxBackend
 from .cvxpy_model import CvxpyBackend
 from .gurobi import GurobiBackend
@@ -65,6 +66,7 @@ BUILT_IN: tuple[Backend, ...] = (
     OrtoolsPdlpBackend(),
     GurobiBackend(),
     CvxpyBackend(),
+    ClarabelBackend(),
     ScipBackend(),
     PdlpBackend("pdlp", device="cpu"),
     PdlpBackend("pdlp-cuda", device="cuda"),
