@@ -121,10 +121,7 @@ def test_the_first_sub_lp_leaves_out_the_pair_rows():
     problem = random_problem(40, 4, B=5, c_max=2, lam=1.0, seed=3)
     lp = alsel.build_lp(problem, "symmetric")
     images = working_set.initial_images(lp)
-    pairs = working_set.PairRows.of(lp)
-    left_out = np.zeros(lp.num_rows, dtype=bool)
-    left_out[pairs.rows] = True
-    sub = working_set.restrict(lp, images, left_out).lp
+    sub = working_set.restrict(lp, images, working_set.PairRows.of(lp)).lp
     with_pairs = working_set.restrict(lp, images).lp
     assert with_pairs.row_blocks["pair"].stop > with_pairs.row_blocks["pair"].start  # there were some
     assert sub.row_blocks["pair"].start == sub.row_blocks["pair"].stop

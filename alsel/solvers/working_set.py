@@ -184,23 +184,29 @@ class PairRows:
             return cls(np.zeros(0, dtype=np.int64), np.zeros((0, 3), dtype=lp.A.indices.dtype), np.zeros((0, 3)))
         rows, columns, coefficients = (parts[0] if len(parts) == 1 else
                                        (np.concatenate(part) for part in zip(*parts)))
-        z = columns[:, 2]
-        droppable = (lp.c[z] >= 0) & (lp.col_lower[z] == 0)
-        if droppable.all():
-            return cls(rows, columns, coefficients)
-        return cls(rows[droppable], columns[droppable], coefficients[droppable])
+        pairs = cls(rows, columns, coefficients)
+        droppable = (lp.c[pairs.z] >= 0) & (lp.col_lower[pairs.z] == 0)
+        return pairs if droppable.all() else pairs.where(droppable)
+
+    def where(self, mask: np.ndarray) -> PairRows:
+        """The rows where ``mask`` (bool over these rows) holds."""
+        return PairRows(self.rows[mask], self.columns[mask], self.coefficients[mask])
+
+    @property
+    def z(self) -> np.ndarray:
+        """Each row's z column."""
+        return self.columns[:, 2]
 
     def violation(self, x: np.ndarray, upper: np.ndarray) -> np.ndarray:
         """How far x exceeds each row's upper bound (<= 0 where it holds)."""
         return (x[self.columns] * self.coefficients).sum(axis=1) - upper[self.rows]
 
 
-def restrict(lp: LinearProgram, images: np.ndarray, left_out: np.ndarray | None = None) -> Restriction:
+def restrict(lp: LinearProgram, images: np.ndarray, left_out: PairRows | None = None) -> Restriction:
     """The LP of the images in ``images`` (bool, N): their M and v, the z of pairs inside, and
-    the rows that can still be violated with every other column at 0. ``left_out`` (bool over
-    the full LP's rows) marks pair rows (:class:`PairRows`) dropped with their z columns. Rows
-    stay in order, so the row blocks and the variable index are those of the sub-pool (the
-    structured operator reads them)."""
+    the rows that can still be violated with every other column at 0, but the pair rows
+    ``left_out`` and their z columns. Rows stay in order, so the row blocks and the variable
+    index are those of the sub-pool (the structured operator reads them)."""
     index = lp.index
     c, size = index.n_classes, int(images.sum())
     columns = np.zeros(lp.num_cols, dtype=bool)
@@ -210,8 +216,8 @@ def restrict(lp: LinearProgram, images: np.ndarray, left_out: np.ndarray | None 
     columns[index.z] = inside
     candidates = np.ones(lp.num_rows, dtype=bool)
     if left_out is not None:
-        candidates &= ~left_out
-        columns[lp.A.indices[lp.A.indptr[np.flatnonzero(left_out)] + 2]] = False  # their z
+        candidates[left_out.rows] = False
+        columns[left_out.z] = False
     kept = np.flatnonzero(columns)
     candidate_rows = np.flatnonzero(candidates)
     A = lp.A[candidate_rows][:, kept]  # rows first: the left-out pair rows are most of A
@@ -300,12 +306,11 @@ def entering_images(loss: np.ndarray, images: np.ndarray) -> np.ndarray:
     return entering
 
 
-def violated_rows(pair_rows: PairRows, left_out: np.ndarray, x: np.ndarray, row_upper: np.ndarray,
+def violated_rows(pair_rows: PairRows, out: np.ndarray, x: np.ndarray, row_upper: np.ndarray,
                   by: float) -> np.ndarray:
-    """The left-out pair rows that x violates by more than ``by``: full-LP row numbers."""
-    out = left_out[pair_rows.rows]
-    violation = np.where(out, pair_rows.violation(x, row_upper), 0.0)
-    return pair_rows.rows[violation > by]
+    """Which of the pair rows still ``out`` (bool over ``pair_rows``) x violates by more than
+    ``by`` (bool over ``pair_rows``)."""
+    return out & (pair_rows.violation(x, row_upper) > by)
 
 
 @dataclass
@@ -338,18 +343,18 @@ def solve(lp: LinearProgram, backend: Any, options: dict[str, Any]) -> LPSolutio
     if start is not None and start[1] is not None:
         certificate = certify(lp, *start)
         if certificate.within(tol):  # the old answer still solves the changed LP
-            progress.rounds.append({"images": 0, "rows": 0, "columns": 0, "status": "optimal",
-                                    "iterations": 0, "kkt_error": certificate.kkt_error, "entering": 0})
+            progress.rounds.append({"images": 0, "pair_rows": 0, "rows": 0, "columns": 0, "status": "optimal",
+                                    "iterations": 0, "kkt_error": certificate.kkt_error, "entering": 0,
+                                    "entering_rows": 0})
             return _finish(lp, _certified_start(backend.name), start[0], start[1], progress, started, tol, False)
     images = initial_images(lp)
     pair_rows = PairRows.of(lp)
-    left_out = np.zeros(lp.num_rows, dtype=bool)
-    left_out[pair_rows.rows] = True
+    out = np.ones(pair_rows.rows.size, dtype=bool)  # which pair rows are left out
     fallback = False
     for round_number in range(1, MAX_ROUNDS + 1):
-        if images.all() and not left_out.any():  # the whole LP: solved below as the last round
+        if images.all() and not out.any():  # the whole LP: solved below as the last round
             break
-        restriction = restrict(lp, images, left_out)
+        restriction = restrict(lp, images, pair_rows.where(out))
         round_options = _remaining(options, started, progress)
         if start is not None and "warm_start" in backend.options:
             round_options["warm_start"] = (start[0][restriction.columns],
@@ -370,27 +375,27 @@ def solve(lp: LinearProgram, backend: Any, options: dict[str, Any]) -> LPSolutio
         acceptable = tol if delivered <= tol else 2 * delivered
         done = answer.status != "optimal" or certificate.within(acceptable)
         entering = np.zeros(images.size, dtype=bool) if done else entering_images(loss, images)
-        entering_rows = np.zeros(0, dtype=np.int64)
+        entering_rows = np.zeros(out.size, dtype=bool)
         if not done:  # rows of v in [0, 1] against 1: violations within tol only where nothing else enters
-            entering_rows = violated_rows(pair_rows, left_out, x, lp.row_upper, tol)
-            if not entering.any() and not entering_rows.size:
-                entering_rows = violated_rows(pair_rows, left_out, x, lp.row_upper, 0.0)
-        progress.rounds.append({"images": int(images.sum()), "pair_rows": int(pair_rows.rows.size - left_out.sum()),
+            entering_rows = violated_rows(pair_rows, out, x, lp.row_upper, tol)
+            if not entering.any() and not entering_rows.any():
+                entering_rows = violated_rows(pair_rows, out, x, lp.row_upper, 0.0)
+        progress.rounds.append({"images": int(images.sum()), "pair_rows": int(np.count_nonzero(~out)),
                                 "rows": restriction.lp.num_rows, "columns": restriction.lp.num_cols,
                                 "status": answer.status, "iterations": answer.iterations,
                                 "kkt_error": certificate.kkt_error, "entering": int(entering.sum()),
-                                "entering_rows": int(entering_rows.size)})
+                                "entering_rows": int(entering_rows.sum())})
         logger.info("working set round %d: %d images, LP %d x %d, %s, full-LP KKT %.2e, %d images and %d pair "
                     "rows entering", round_number, images.sum(), restriction.lp.num_rows, restriction.lp.num_cols,
-                    answer.status, certificate.kkt_error, entering.sum(), entering_rows.size)
+                    answer.status, certificate.kkt_error, entering.sum(), entering_rows.sum())
         if done:
             return _finish(lp, answer, x, y, progress, started, tol, fallback=False)
         start = (x, y)
-        if not entering.any() and not entering_rows.size:
+        if not entering.any() and not entering_rows.any():
             fallback = True  # nothing prices in and nothing is violated, yet the certificate misses tol
             break
         images = images | entering
-        left_out[entering_rows] = False
+        out &= ~entering_rows
     else:
         fallback = True  # MAX_ROUNDS ran out
     # the whole pool, from the last point where the backend takes a warm start
