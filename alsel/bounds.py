@@ -121,20 +121,22 @@ def simplex_bound(problem: SelectionProblem, iterations: int = 500, rel_gap: flo
         return 2.0 * (np.asarray(R @ w).ravel() + mu * w)
 
     w = np.full(n, 1.0 / n)
-    momentum, t = w.copy(), 1.0
+    g = gradient(w)
+    momentum, g_momentum, t = w.copy(), g.copy(), 1.0
     rho = -np.inf
     for _ in range(iterations):
-        g = gradient(w)
         value = 0.5 * float(w @ g)
         lower = value + float(g.min() - g @ w)  # Frank-Wolfe: f(w) + min_u g.(u - w), convexity
         rho = max(rho, lower)
         if value - rho <= rel_gap * max(abs(value), 1e-12):
             break
-        g_momentum = gradient(momentum)
         w_next = _project_to_simplex(momentum - g_momentum / lipschitz)
+        g_next = gradient(w_next)  # the one product a step: the bound above needs it exact
         t_next = (1.0 + math.sqrt(1.0 + 4.0 * t * t)) / 2.0
-        momentum = w_next + ((t - 1.0) / t_next) * (w_next - w)
-        w, t = w_next, t_next
+        beta = (t - 1.0) / t_next
+        momentum = w_next + beta * (w_next - w)
+        g_momentum = g_next + beta * (g_next - g)  # the gradient is affine: no second product
+        w, g, t = w_next, g_next, t_next
     s_min, s_max = image_counts(problem)
     sizes = np.arange(s_min, s_max + 1, dtype=np.float64)
     return max(0.0, float(np.min(sizes * sizes * rho - mu * sizes)))
