@@ -250,6 +250,22 @@ def _compiled_loops() -> Any:
     return _COMPILED["loops"]
 
 
+def compiled_dual_terms(lp: LinearProgram, y: np.ndarray) -> tuple[float, float, bool] | None:
+    """LinearProgram's dual terms of y (row terms, finite column terms, whether a nonzero reduced
+    cost meets an infinite bound) by the compiled loops, or None where certify() would not use
+    them (:data:`COMPILED_FROM`)."""
+    if not _use_compiled(lp):
+        return None
+    rows, columns = _compiled_loops()
+    allowed = np.empty_like(y)
+    _, _, row_terms, _ = rows(lp.row_lower.astype(np.float64, copy=False),
+                              lp.row_upper.astype(np.float64, copy=False), np.zeros(lp.num_rows), y, allowed)
+    _, wrong, _, column_terms, _ = columns(
+        lp.c.astype(np.float64, copy=False), lp.col_lower.astype(np.float64, copy=False),
+        lp.col_upper.astype(np.float64, copy=False), np.zeros(lp.num_cols), lp.A.T @ allowed)
+    return float(row_terms), float(column_terms), bool(wrong > 0)
+
+
 def _compiled_certify(lp: LinearProgram, x: np.ndarray, y: np.ndarray) -> Certificate:
     """:func:`relative_kkt`'s formulas in one pass over the rows and one over the columns, read
     straight from the LP's bounds: the array version makes ~25 whole-array passes and builds

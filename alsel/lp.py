@@ -195,7 +195,7 @@ class LinearProgram:
 
     def _dual_terms(self, y: np.ndarray) -> tuple[float, float, bool]:
         """(row term, finite column term, whether a nonzero d_j meets an infinite bound)."""
-        from .certificate import KKTData, row_and_column_terms
+        from .certificate import KKTData, compiled_dual_terms, row_and_column_terms
 
         if self.is_qp:
             raise ValueError(
@@ -205,6 +205,9 @@ class LinearProgram:
         y = np.asarray(y, dtype=np.float64)
         if y.shape != (self.num_rows,):
             raise ValueError(f"y must have shape ({self.num_rows},); got {y.shape}.")
+        compiled = compiled_dual_terms(self, y)
+        if compiled is not None:
+            return compiled
         allowed = self.project_duals(y)
         rows, cols, wrong = row_and_column_terms(np, KKTData.from_lp(self), allowed, self.A.T @ allowed)
         unbounded = wrong is not None and bool(np.any(wrong != 0))

@@ -82,3 +82,20 @@ def test_without_numba_certify_falls_back_to_the_array_formulas(monkeypatch):
     compiled = alsel.certify(lp, x, y)
     monkeypatch.setitem(certificate._COMPILED, "loops", None)
     assert_same(alsel.certify(lp, x, y), compiled)
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), m=st.integers(1, 20), n=st.integers(1, 20))
+def test_compiled_dual_terms_equal_the_array_ones(seed, m, n):
+    """LinearProgram.dual_bound and dual_objective read the compiled loops too; -inf where a
+    nonzero reduced cost meets an infinite bound."""
+    require_compiled()
+    rng = np.random.default_rng(seed)
+    lp = any_lp(rng, m, n)
+    y = 3 * rng.normal(size=m)
+    compiled = certificate.compiled_dual_terms(lp, y)
+    allowed = lp.project_duals(y)
+    rows, columns, wrong = certificate.row_and_column_terms(np, KKTData.from_lp(lp), allowed, lp.A.T @ allowed)
+    assert compiled[0] == pytest.approx(float(np.sum(rows)), rel=1e-11, abs=1e-12)
+    assert compiled[1] == pytest.approx(float(np.sum(columns)), rel=1e-11, abs=1e-12)
+    assert compiled[2] == (wrong is not None and bool(np.any(wrong != 0)))
