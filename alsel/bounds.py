@@ -107,15 +107,42 @@ def _extreme_eigenvalues(R) -> tuple[float, float]:
     return low - margin, high + margin
 
 
+def _tangent_max_eigenvalue(R) -> float:
+    """The largest eigenvalue of R on the simplex's tangent space {d : sum d = 0}: of P R P with
+    P = I - 11'/n. Cosine-based R is mostly its constant part, which is constant on the simplex
+    (N = 5000: 487 against R's 2,740), so this is the curvature the descent steps see."""
+    from scipy.sparse.linalg import LinearOperator, eigsh
+
+    n = R.shape[0]
+
+    def centred(x):
+        x = x - x.mean()
+        y = np.asarray(R @ x).ravel()
+        return y - y.mean()
+
+    if n <= 600:  # as _extreme_eigenvalues: dense below, ARPACK above
+        from scipy.linalg import eigvalsh
+
+        dense = R.toarray() if sp.issparse(R) else np.asarray(R, dtype=np.float64)
+        means = dense.mean(axis=0)
+        centred_matrix = dense - means[:, None] - means[None, :] + means.mean()  # P R P, R symmetric
+        return float(eigvalsh(centred_matrix, subset_by_index=[n - 1, n - 1])[0])
+    operator = LinearOperator((n, n), matvec=centred, dtype=np.float64)
+    return float(eigsh(operator, k=1, which="LA", return_eigenvectors=False, tol=1e-10)[0])
+
+
 def simplex_bound(problem: SelectionProblem, iterations: int = 500, rel_gap: float = 1e-4) -> float:
     """The "simplex" lower bound on v^T R v (see the module docstring)."""
     R = problem.R
     n = R.shape[0]
     low, high = _extreme_eigenvalues(R)
     mu = max(0.0, -low)
-    lipschitz = 2.0 * (high + mu)
-    if lipschitz <= 0:
+    if high + mu <= 0:
         return 0.0
+    # The steps move within the simplex, so the curvature that matters is R's on its tangent
+    # space (plus mu), not R's own largest eigenvalue; the margin keeps it an upper bound. Where
+    # it is 0, f is linear on the simplex and the first Frank-Wolfe bound is already exact.
+    lipschitz = 2.0 * (_tangent_max_eigenvalue(R) + mu) * (1 + 1e-6) + 1e-12 * (high + mu)
 
     def gradient(w):
         return 2.0 * (np.asarray(R @ w).ravel() + mu * w)
