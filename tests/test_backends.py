@@ -226,6 +226,14 @@ def test_clarabel_reports_infeasible_and_unbounded_lps():
     assert solvers.solve(unbounded, "clarabel").status == "unbounded"
 
 
+def test_clarabel_stopped_by_its_iteration_limit_is_never_optimal():
+    usable("clarabel")
+    lp = alsel.build_lp(random_problem(n=30, c=5, B=12, c_max=3, lam=1.0, seed=0), "symmetric")
+    solution = solvers.solve(lp, "clarabel", {"iteration_limit": 2})
+    assert solution.status == "iteration_limit" and solution.iterations == 2
+    assert not alsel.certify(lp, solution.x, solution.row_dual).within(1e-7)
+
+
 @pytest.fixture
 def toy_plugin(monkeypatch):
     entry = EntryPoint(name="toy-linprog", value="toy_backend:ToyLinprogBackend", group="alsel.solvers")
