@@ -303,6 +303,7 @@ def test_limits_are_reported_with_their_certificate():
         ({"primal_weight": float("nan")}, ValueError, "primal_weight must be a positive finite number"),
         ({"primal_weight": float("inf")}, ValueError, "primal_weight must be a positive finite number"),
         ({"primal_weight": "1e-6"}, ValueError, "primal_weight must be a positive finite number"),
+        ({"repair": "yes"}, ValueError, "repair must be True or False; got 'yes'"),
     ],
 )
 def test_bad_options(options, error, pattern):

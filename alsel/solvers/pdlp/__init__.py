@@ -23,6 +23,10 @@ Backends "pdlp" (``device="cpu"`` by default) and "pdlp-cuda" (``device="cuda"``
                     warm start hands over, else 1 (PDLP's default). ``info["initial_primal_weight"]``
                     and ``info["initial_primal_weight_from"]`` say which. docs/pdlp.md, "Primal
                     weight at the start"
+``repair``          close the residual of the LP's densest equality rows (a selection LP's
+                    budget) on each candidate by a fractional knapsack before judging it;
+                    the solve stops on the repaired point only if it certifies within tol
+                    (``info["repaired"]``). Default True; docs/pdlp.md, "Closing the budget row"
 ``verbose``         print progress (iteration, KKT error, restarts, primal weight) to stderr;
                     it is always logged at DEBUG level on logger "alsel.solvers.pdlp"
 
@@ -42,6 +46,7 @@ from ...lp import LinearProgram
 from ..base import LPSolution
 from .arrays import DEVICES, DTYPES, context, cuda_unavailable_reason
 from .operators import OPERATORS, make_operator
+from .repair import EqualityRepair
 from .scaling import ScaledLP, scale
 from .solver import PdlpParameters, logger, solve_adaptive, solve_halpern
 from .termination import Evaluator
@@ -89,7 +94,7 @@ class PdlpBackend:
     supports_mip = False
     default_tol = DEFAULT_TOL
     options = ("time_limit", "verbose", "tol", "iteration_limit", "device", "dtype", "operator",
-               "algorithm", "warm_start", "primal_weight")
+               "algorithm", "warm_start", "primal_weight", "repair")
 
     def __init__(self, name: str = "pdlp", device: str = "cpu") -> None:
         self.name = name
@@ -123,6 +128,9 @@ class PdlpBackend:
             raise ValueError(
                 f"primal_weight must be a positive finite number, e.g. 1e-6; got {weight!r}."
             )
+        repair = options.get("repair", True)
+        if not isinstance(repair, bool):
+            raise ValueError(f"repair must be True or False; got {repair!r}.")
         if device == "cuda":
             context("cuda", dtype)  # raises SolverUnavailable, never falls back to the CPU
 
@@ -151,7 +159,7 @@ class PdlpBackend:
         )
         s = scaled.scaling
         operator = make_operator(kind, lp, scaled.A, s.row, s.col, ctx)
-        evaluator = Evaluator(lp, scaled, ctx)
+        evaluator = Evaluator(lp, scaled, ctx, EqualityRepair.of(scaled) if options.get("repair", True) else None)
         problem = tuple(ctx.asarray(a) for a in (scaled.c, scaled.col_lower, scaled.col_upper,
                                                  scaled.row_lower, scaled.row_upper))
         if options.get("warm_start") is not None:
@@ -194,6 +202,7 @@ class PdlpBackend:
             algorithm=f"{algorithm}/{operator.name}/{device}",
             info={
                 "restarts": result.restarts,
+                "repaired": result.repaired,
                 "age": result.age,
                 "kernels": result.kernels,
                 "primal_weight": result.primal_weight,

@@ -85,6 +85,7 @@ class PdlpResult:
     history: list[tuple[int, float, int, float]] = field(default_factory=list)
     kernels: str = "array"
     age: int = 0  # iterations the artificial-restart rule counted, this solve's included
+    repaired: bool = False  # x is a candidate whose dense equality rows were closed (repair.py)
 
 
 def spectral_norm(operator, ctx: ArrayContext, iterations: int, seed: int) -> float:
@@ -159,14 +160,17 @@ def solve_halpern(problem, operator, evaluator: Evaluator, ctx: ArrayContext,
     gamma = params.reflection
     every = params.check_every or 64
 
-    def finish(status, x_out, y_out, kkt):
+    def finish(status, x_out, y_out, kkt, repaired=False):
         return PdlpResult(status, x_out.copy(), y_out.copy(), kkt, total, restarts, omega, eta,
-                          history, kernels.name, age + total)
+                          history, kernels.name, age + total, repaired)
 
-    start = _start_certificate(evaluator, operator, x, y, Ax, history, omega)
+    ATy = operator.rmatvec(y)
+    start = _start_certificate(evaluator, x, y, Ax, ATy, history, omega)
     age = _age(params, start)
     if start.kkt_error <= params.tol:
         return finish("optimal", x, y, start)
+    if (repaired := evaluator.repaired(x, y, Ax, ATy, start, params.tol)) is not None:
+        return finish("optimal", repaired[0], y, repaired[1], repaired=True)
 
     while True:
         xp.subtract(c, operator.rmatvec(y), out=gradient)
@@ -189,6 +193,8 @@ def solve_halpern(problem, operator, evaluator: Evaluator, ctx: ArrayContext,
                          total, kkt.kkt_error, kkt.primal_residual, kkt.dual_residual, kkt.gap, restarts, omega)
             if kkt.kkt_error <= params.tol:
                 return finish("optimal", x_hat, y_hat, kkt)
+            if (repaired := evaluator.repaired(x_hat, y_hat, Ax_hat, ATy_hat, kkt, params.tol)) is not None:
+                return finish("optimal", repaired[0], y_hat, repaired[1], repaired=True)
             status = _stop_status(
                 evaluator, params, total, started,
                 (lambda: ((y_hat - y0, ATy_hat - ATy0) if ATy0 is not None else None,
@@ -227,11 +233,11 @@ def solve_halpern(problem, operator, evaluator: Evaluator, ctx: ArrayContext,
         total += 1
 
 
-def _start_certificate(evaluator, operator, x, y, Ax, history, omega, ATy=None) -> Certificate:
+def _start_certificate(evaluator, x, y, Ax, ATy, history, omega) -> Certificate:
     """The start's certificate, logged as iteration 0: a warm start that already certifies
-    stops there, since one PDHG step with an inherited (large) primal step can leave the
-    optimum of a slightly changed LP far behind."""
-    start = evaluator.kkt(x, y, Ax, operator.rmatvec(y) if ATy is None else ATy)
+    (or does once its dense equality rows are closed) stops there, since one PDHG step with an
+    inherited (large) primal step can leave the optimum of a slightly changed LP far behind."""
+    start = evaluator.kkt(x, y, Ax, ATy)
     history.append((0, start.kkt_error, 0, omega))
     return start
 
@@ -300,14 +306,16 @@ def solve_adaptive(problem, operator, evaluator: Evaluator, ctx: ArrayContext,
     history: list[tuple[int, float, int, float]] = []
     every = params.check_every or 8
 
-    def finish(status, x_out, y_out, kkt):
+    def finish(status, x_out, y_out, kkt, repaired=False):
         return PdlpResult(status, x_out, y_out, kkt, total, restarts, omega, eta, history,
-                          kernels.name, age + total)
+                          kernels.name, age + total, repaired)
 
-    start = _start_certificate(evaluator, operator, x, y, Ax, history, omega, ATy)
+    start = _start_certificate(evaluator, x, y, Ax, ATy, history, omega)
     age = _age(params, start)
     if start.kkt_error <= params.tol:
         return finish("optimal", x, y, start)
+    if (repaired := evaluator.repaired(x, y, Ax, ATy, start, params.tol)) is not None:
+        return finish("optimal", repaired[0], y, repaired[1], repaired=True)
     last_restart_error = start.kkt_error  # the restart criteria compare with the anchor's error
 
     while True:
@@ -349,6 +357,9 @@ def solve_adaptive(problem, operator, evaluator: Evaluator, ctx: ArrayContext,
             return finish("optimal", x, y, current)
         if average.kkt_error <= params.tol:
             return finish("optimal", xa, ya, average)
+        candidate = (x, y, Ax, ATy, current) if current.kkt_error <= average.kkt_error else (xa, ya, Axa, ATya, average)
+        if (repaired := evaluator.repaired(*candidate, params.tol)) is not None:
+            return finish("optimal", repaired[0], candidate[1], repaired[1], repaired=True)
         rays = (lambda: ((y - y0, ATy - ATy0), (x - x0, Ax - Ax0))) if _testing_rays(params, total, every) else None
         status = _stop_status(evaluator, params, total, started, rays)
         if status is not None:

@@ -16,6 +16,7 @@ import numpy as np
 from ...certificate import (Certificate, KKTData, certificate_from_sums, column_terms, project_duals,
                             relative_kkt, row_terms)
 from .arrays import ArrayContext
+from .repair import EqualityRepair
 from . import kernels
 
 
@@ -27,9 +28,13 @@ def _max(values: Any) -> float:
 class Evaluator:
     """KKT errors and ray tests for points given in the scaled space."""
 
-    def __init__(self, lp, scaled, ctx: ArrayContext) -> None:
-        self.xp = ctx.xp
+    def __init__(self, lp, scaled, ctx: ArrayContext, repair: EqualityRepair | None = None) -> None:
+        self.ctx, self.xp = ctx, ctx.xp
+        self.repair = repair
+        self.failed_gap = math.inf  # the candidate's gap at the last attempt that did not certify
         s = scaled.scaling
+        if repair is not None:  # a chosen row's residual in the original space: scaled / (d1 theta_b)
+            self.repair_unscale = np.asarray(s.row)[repair.row_indices] * s.bound
         self.d1 = ctx.asarray(s.row)
         self.d2 = ctx.asarray(s.col)
         self.theta_b, self.theta_c = s.bound, s.objective
@@ -61,6 +66,30 @@ class Evaluator:
             primal, dual, cx, dual_terms = self.fused.sums(x_s, y_s, Ax_s, ATy_s)
             return certificate_from_sums(self.data, math.sqrt(primal), math.sqrt(dual), cx, dual_terms)
         return relative_kkt(self.xp, self.data, self.x(x_s), self.y(y_s), self.Ax(Ax_s), self.ATy(ATy_s))
+
+    def repaired(self, x_s, y_s, Ax_s, ATy_s, kkt: Certificate, tol: float) -> tuple[Any, Certificate] | None:
+        """(x', its certificate): the candidate with its densest equality rows' residual closed
+        (``repair.py``), where x' is within tol; else None. Tried where the candidate misses tol
+        on its primal residual and not on its dual residual, which the repair cannot change (y
+        stays); the gap moves by the repair's cost, either way."""
+        if self.repair is None or kkt.primal_residual <= tol or kkt.dual_residual > tol:
+            return None
+        if kkt.gap > tol and kkt.gap > 0.5 * self.failed_gap:
+            return None  # a gap a failed attempt could not close: retried once it has halved
+        # what stays of the primal residual once these rows are closed (the repair makes no
+        # other row worse): where that alone misses tol, the attempt is not worth its cost
+        scale = 1.0 + self.data.bounds_norm
+        closable = float(np.linalg.norm(self.repair.residuals(self.ctx, Ax_s) / self.repair_unscale))
+        if (kkt.primal_residual * scale) ** 2 - closable ** 2 > (tol * scale) ** 2:
+            return None
+        fixed = self.repair.attempt(self.ctx, x_s, Ax_s)
+        if fixed is None:
+            return None
+        certificate = self.kkt(fixed[0], y_s, fixed[1], ATy_s)
+        if certificate.within(tol):
+            return fixed[0], certificate
+        self.failed_gap = kkt.gap
+        return None
 
     def primal_infeasible(self, dy_s, ATdy_s, tol: float) -> bool:
         """Whether the dual direction dy (scaled, with K'dy) certifies that no x is feasible (a
