@@ -190,6 +190,8 @@ class PairRows:
 
     def where(self, mask: np.ndarray) -> PairRows:
         """The rows where ``mask`` (bool over these rows) holds."""
+        if mask.all():  # the first round leaves every pair row out: no copy (21 ms at N = 1200)
+            return self
         return PairRows(self.rows[mask], self.columns[mask], self.coefficients[mask])
 
     @property
