@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import alsel
-from alsel import solvers
+from alsel import solvers, synthetic
 from alsel.solvers import working_set
 
 from conftest import as_sparse, random_problem
@@ -341,3 +341,26 @@ def test_a_backend_that_misses_tol_is_held_to_twice_its_own_certificate():
     own = alsel.certify(restricted, delivered.x, delivered.row_dual).kkt_error
     assert own > working_set.EXACT_TOL
     assert alsel.certify(lp, answer.x, answer.row_dual).kkt_error <= 2 * own
+
+
+def test_pdlp_solves_sub_lps_to_tol_without_closing_the_budget_row(monkeypatch):
+    """PDLP's repaired early exit leaves v above 1/2 and violates the whole LP's pair rows: the
+    working set asks for sub-LP answers at tol instead (repair off), unless the caller says
+    otherwise; a fallback to the whole LP keeps the caller's options."""
+    problem = synthetic.random_problem(120, 19, B=20, C_max=5, seed=0)
+    lp = alsel.build_lp(problem, "symmetric")
+    backend = solvers.get("pdlp")
+    seen = []
+    solve = backend.solve
+
+    def recording(sub_lp, options):
+        seen.append(options.get("repair"))
+        return solve(sub_lp, options)
+
+    monkeypatch.setattr(backend, "solve", recording)
+    default = solvers.solve(lp, "pdlp", {"working_set": True})
+    assert seen and all(repair is False for repair in seen)
+    assert default.status == "optimal" and alsel.certify(lp, default.x, default.row_dual).within(1e-4)
+    seen.clear()
+    solvers.solve(lp, "pdlp", {"working_set": True, "repair": True})
+    assert seen and all(repair is True for repair in seen)
