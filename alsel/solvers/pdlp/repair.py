@@ -73,7 +73,7 @@ class EqualityRepair:
     def residuals(self, ctx: Any, Ax: Any) -> np.ndarray:
         """b_r - a_r x of each chosen row (host array): what a repair could close."""
         targets = np.array([row.target for row in self.rows])
-        return targets - ctx.to_host(Ax[self.row_indices])
+        return targets - ctx.to_host(Ax[ctx.xp.asarray(self.row_indices)])
 
     def attempt(self, ctx: Any, x: Any, Ax: Any) -> tuple[Any, Any] | None:
         """(x', A x') with each chosen row's residual closed as far as its columns allow, on
@@ -82,15 +82,14 @@ class EqualityRepair:
         for row in self.rows:
             x_cur = x if x_new is None else x_new
             Ax_cur = Ax if Ax_new is None else Ax_new
-            x_J = ctx.to_host(x_cur[row.columns])
-            Ax_touched = ctx.to_host(Ax_cur[row.touched])
-            step = self._step(row, x_J, Ax_touched)
+            columns, touched = ctx.xp.asarray(row.columns), ctx.xp.asarray(row.touched)  # on the device
+            step = self._step(row, ctx.to_host(x_cur[columns]), ctx.to_host(Ax_cur[touched]))
             if step is None:
                 continue
             if x_new is None:
                 x_new, Ax_new = x.copy(), Ax.copy()
-            x_new[row.columns] += ctx.asarray(step)
-            Ax_new[row.touched] += ctx.asarray(row.block @ step)
+            x_new[columns] += ctx.asarray(step)
+            Ax_new[touched] += ctx.asarray(row.block @ step)
         return None if x_new is None else (x_new, Ax_new)
 
     def _step(self, row: _DenseRow, x_J: np.ndarray, Ax_touched: np.ndarray) -> np.ndarray | None:
