@@ -442,3 +442,31 @@ def test_cupdlpx_agrees_with_highs():
     solution = solvers.solve(lp, "cupdlpx", {"tol": 1e-7})
     assert solution.status == "optimal" and agree(solution.objective, reference, 1e-6)
     assert alsel.certify(lp, solution.x, solution.row_dual).kkt_error < 1e-6
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 10_000), m=st.integers(1, 20), n=st.integers(1, 20))
+def test_compiled_scaling_passes_equal_the_array_ones(seed, m, n):
+    """Ruiz and Pock–Chambolle as Numba loops: the same factors and matrix, to rounding (NumPy
+    may associate a row's sum differently; maxima are exact)."""
+    pytest.importorskip("numba")
+    lp = general_lp(seed, m, n)
+    if seed % 3 == 0:  # an empty row and an empty column, which the passes leave at factor 1
+        A = sp.lil_array(lp.A)
+        A[0, :] = 0
+        A[:, 0] = 0
+        lp = dataclasses.replace(lp, A=sp.csr_array(A))
+    array, compiled = scaling.scale(lp, compiled=False), scaling.scale(lp, compiled=True)
+    for mine, reference in ((compiled.A.data, array.A.data), (compiled.scaling.row, array.scaling.row),
+                            (compiled.scaling.col, array.scaling.col), (compiled.c, array.c),
+                            (compiled.row_lower, array.row_lower), (compiled.col_upper, array.col_upper)):
+        np.testing.assert_allclose(mine, reference, rtol=1e-13, atol=0)
+
+
+def test_compiled_scaling_on_a_selection_lp():
+    pytest.importorskip("numba")
+    lp = alsel.build_lp(random_problem(n=30, c=5, B=10, c_max=2, lam=1.0, seed=4), "paper")
+    array, compiled = scaling.scale(lp, compiled=False), scaling.scale(lp, compiled=True)
+    np.testing.assert_allclose(compiled.A.data, array.A.data, rtol=1e-13, atol=0)
+    np.testing.assert_allclose(compiled.scaling.col, array.scaling.col, rtol=1e-13, atol=0)
+    assert not np.allclose(array.scaling.col, 1.0)  # the scaling did something

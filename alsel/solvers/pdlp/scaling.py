@@ -69,6 +69,81 @@ class _Pattern:
         return self._reduce(ufunc, values[self.col_order], self.col_ptr)
 
 
+class _ArrayPasses:
+    """A scaling pass in whole-array NumPy operations: the reference."""
+
+    def __init__(self, A: sp.csr_array) -> None:
+        self.pattern = _Pattern(A)
+        self.rows = np.repeat(np.arange(A.shape[0]), np.diff(A.indptr))
+        self.indices = A.indices
+
+    def reduce(self, ufunc: np.ufunc, data: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(row reductions, column reductions) of ``data`` by ``ufunc`` (np.maximum or np.add)."""
+        return self.pattern.row_reduce(ufunc, data), self.pattern.col_reduce(ufunc, data)
+
+    def apply(self, data: np.ndarray, d1: np.ndarray, d2: np.ndarray) -> np.ndarray:
+        return data * d1[self.rows] * d2[self.indices]
+
+
+class _CompiledPasses:
+    """The same passes as Numba loops over the CSR arrays: one pass reduces rows and columns
+    together, one applies the factors, in the array version's order of arithmetic (equal to
+    rounding: NumPy may associate a long row's sum differently). N = 1200: the whole scaling
+    0.61 s in NumPy, 0.17 s compiled."""
+
+    _loops = None
+
+    def __init__(self, A: sp.csr_array) -> None:
+        if _CompiledPasses._loops is None:
+            _CompiledPasses._loops = _compile_passes()
+        self.indptr, self.indices, self.n = A.indptr, A.indices, A.shape[1]
+
+    def reduce(self, ufunc: np.ufunc, data: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return self._loops[0](self.indptr, self.indices, data, self.n, ufunc is np.add)
+
+    def apply(self, data: np.ndarray, d1: np.ndarray, d2: np.ndarray) -> np.ndarray:
+        return self._loops[1](self.indptr, self.indices, data, d1, d2)
+
+
+def _compile_passes():
+    from numba import njit
+
+    @njit(cache=True)
+    def reduce(indptr, indices, data, n, add):
+        m = indptr.size - 1
+        by_row, by_col = np.zeros(m), np.zeros(n)
+        for i in range(m):
+            total = 0.0
+            for k in range(indptr[i], indptr[i + 1]):
+                value, j = data[k], indices[k]
+                if add:
+                    total += value
+                    by_col[j] += value
+                else:
+                    total = max(total, value)
+                    by_col[j] = max(by_col[j], value)
+            by_row[i] = total
+        return by_row, by_col
+
+    @njit(cache=True)
+    def apply(indptr, indices, data, d1, d2):
+        out = np.empty_like(data)
+        for i in range(indptr.size - 1):
+            for k in range(indptr[i], indptr[i + 1]):
+                out[k] = data[k] * d1[i] * d2[indices[k]]
+        return out
+
+    return reduce, apply
+
+
+def _passes(A: sp.csr_array, compiled: bool | None) -> _ArrayPasses | _CompiledPasses:
+    from .kernels import numba_available
+
+    if compiled is None:
+        compiled = numba_available()
+    return _CompiledPasses(A) if compiled else _ArrayPasses(A)
+
+
 def _inverse_sqrt(values: np.ndarray) -> np.ndarray:
     out = np.ones_like(values)
     positive = values > 0
@@ -77,30 +152,29 @@ def _inverse_sqrt(values: np.ndarray) -> np.ndarray:
 
 
 def scale(lp: LinearProgram, ruiz_iterations: int = 10, pock_chambolle: bool = True,
-          bound_objective: bool = True) -> ScaledLP:
-    """Precondition ``lp``; returns the scaled data and the factors to undo it."""
+          bound_objective: bool = True, compiled: bool | None = None) -> ScaledLP:
+    """Precondition ``lp``; returns the scaled data and the factors to undo it. ``compiled``:
+    the passes as Numba loops (default where Numba is installed) or in NumPy; same result."""
     A = lp.A.tocsr()
-    pattern = _Pattern(A)
-    rows = np.repeat(np.arange(A.shape[0]), np.diff(A.indptr))
+    passes = _passes(A, compiled)
     data = np.abs(A.data.astype(np.float64))
     row_factor = np.ones(A.shape[0])
     col_factor = np.ones(A.shape[1])
 
-    def apply(d1: np.ndarray, d2: np.ndarray) -> None:
+    def apply(reduced: tuple[np.ndarray, np.ndarray]) -> None:
         nonlocal data
-        data = data * d1[rows] * d2[A.indices]
+        d1, d2 = _inverse_sqrt(reduced[0]), _inverse_sqrt(reduced[1])
+        data = passes.apply(data, d1, d2)
         row_factor[:] *= d1
         col_factor[:] *= d2
 
     for _ in range(ruiz_iterations):
-        apply(_inverse_sqrt(pattern.row_reduce(np.maximum, data)),
-              _inverse_sqrt(pattern.col_reduce(np.maximum, data)))
+        apply(passes.reduce(np.maximum, data))
     if pock_chambolle:
-        apply(_inverse_sqrt(pattern.row_reduce(np.add, data)),
-              _inverse_sqrt(pattern.col_reduce(np.add, data)))
+        apply(passes.reduce(np.add, data))
 
     scaled_A = sp.csr_array(
-        (A.data * row_factor[rows] * col_factor[A.indices], A.indices, A.indptr), shape=A.shape
+        (passes.apply(A.data.astype(np.float64), row_factor, col_factor), A.indices, A.indptr), shape=A.shape
     )
     c = lp.c * col_factor
     row_lower, row_upper = lp.row_lower * row_factor, lp.row_upper * row_factor
