@@ -170,7 +170,7 @@ def solve_halpern(problem, operator, evaluator: Evaluator, ctx: ArrayContext,
     if start.kkt_error <= params.tol:
         return finish("optimal", x, y, start)
     if (repaired := evaluator.repaired(x, y, Ax, ATy, start, params.tol)) is not None:
-        return finish("optimal", repaired[0], y, repaired[1], repaired=True)
+        return finish("optimal", repaired[0], y, _logged(repaired[1], 0), repaired=True)
 
     while True:
         xp.subtract(c, operator.rmatvec(y), out=gradient)
@@ -194,7 +194,7 @@ def solve_halpern(problem, operator, evaluator: Evaluator, ctx: ArrayContext,
             if kkt.kkt_error <= params.tol:
                 return finish("optimal", x_hat, y_hat, kkt)
             if (repaired := evaluator.repaired(x_hat, y_hat, Ax_hat, ATy_hat, kkt, params.tol)) is not None:
-                return finish("optimal", repaired[0], y_hat, repaired[1], repaired=True)
+                return finish("optimal", repaired[0], y_hat, _logged(repaired[1], total), repaired=True)
             status = _stop_status(
                 evaluator, params, total, started,
                 (lambda: ((y_hat - y0, ATy_hat - ATy0) if ATy0 is not None else None,
@@ -240,6 +240,13 @@ def _start_certificate(evaluator, x, y, Ax, ATy, history, omega) -> Certificate:
     start = evaluator.kkt(x, y, Ax, ATy)
     history.append((0, start.kkt_error, 0, omega))
     return start
+
+
+def _logged(certificate: Certificate, total: int) -> Certificate:
+    logger.debug("iter %6d  kkt %.3e (p %.2e d %.2e gap %.2e)  the candidate with its dense equality "
+                 "rows closed (repair.py)", total, certificate.kkt_error, certificate.primal_residual,
+                 certificate.dual_residual, certificate.gap)
+    return certificate
 
 
 def _age(params: PdlpParameters, start: Certificate) -> int:
@@ -315,7 +322,7 @@ def solve_adaptive(problem, operator, evaluator: Evaluator, ctx: ArrayContext,
     if start.kkt_error <= params.tol:
         return finish("optimal", x, y, start)
     if (repaired := evaluator.repaired(x, y, Ax, ATy, start, params.tol)) is not None:
-        return finish("optimal", repaired[0], y, repaired[1], repaired=True)
+        return finish("optimal", repaired[0], y, _logged(repaired[1], 0), repaired=True)
     last_restart_error = start.kkt_error  # the restart criteria compare with the anchor's error
 
     while True:
@@ -359,7 +366,7 @@ def solve_adaptive(problem, operator, evaluator: Evaluator, ctx: ArrayContext,
             return finish("optimal", xa, ya, average)
         candidate = (x, y, Ax, ATy, current) if current.kkt_error <= average.kkt_error else (xa, ya, Axa, ATya, average)
         if (repaired := evaluator.repaired(*candidate, params.tol)) is not None:
-            return finish("optimal", repaired[0], candidate[1], repaired[1], repaired=True)
+            return finish("optimal", repaired[0], candidate[1], _logged(repaired[1], total), repaired=True)
         rays = (lambda: ((y - y0, ATy - ATy0), (x - x0, Ax - Ax0))) if _testing_rays(params, total, every) else None
         status = _stop_status(evaluator, params, total, started, rays)
         if status is not None:
