@@ -154,7 +154,8 @@ def _inverse_sqrt(values: np.ndarray) -> np.ndarray:
 def scale(lp: LinearProgram, ruiz_iterations: int = 10, pock_chambolle: bool = True,
           bound_objective: bool = True, compiled: bool | None = None) -> ScaledLP:
     """Precondition ``lp``; returns the scaled data and the factors to undo it. ``compiled``:
-    the passes as Numba loops (default where Numba is installed) or in NumPy; same result."""
+    the passes as Numba loops (default where Numba is installed) or in NumPy; the same result
+    to rounding."""
     A = lp.A.tocsr()
     passes = _passes(A, compiled)
     data = np.abs(A.data.astype(np.float64))

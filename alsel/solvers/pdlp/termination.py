@@ -70,8 +70,10 @@ class Evaluator:
     def repaired(self, x_s, y_s, Ax_s, ATy_s, kkt: Certificate, tol: float) -> tuple[Any, Certificate] | None:
         """(x', its certificate): the candidate with its densest equality rows' residual closed
         (``repair.py``), where x' is within tol; else None. Tried where the candidate misses tol
-        on its primal residual and not on its dual residual, which the repair cannot change (y
-        stays); the gap moves by the repair's cost, either way."""
+        on its primal residual but not on its dual residual (y stays, so the repair cannot
+        change it), where closing these rows could bring the primal residual within tol, and,
+        after an attempt that failed, once the gap is within tol or has halved (the repair moves
+        the gap by its cost, either way)."""
         if self.repair is None or kkt.primal_residual <= tol or kkt.dual_residual > tol:
             return None
         if kkt.gap > tol and kkt.gap > 0.5 * self.failed_gap:
