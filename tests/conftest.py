@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import itertools
+import types
 
 import numpy as np
+import pytest
 import scipy.sparse as sp
 from hypothesis import settings
 
 import alsel
 from alsel import verify
 from alsel.lp import LinearProgram, VariableIndex
+from alsel.solvers.pdlp.arrays import ArrayContext
 from alsel.verify import brute_force  # noqa: F401 - the tests' brute-force reference
 
 settings.register_profile("ci", deadline=None, max_examples=60, print_blob=True)
@@ -154,3 +157,15 @@ def tiny_lp(c, A, row_lower, row_upper, col_lower, col_upper) -> LinearProgram:
                          row_lower=np.array(row_lower, float), row_upper=np.array(row_upper, float),
                          col_lower=np.array(col_lower, float), col_upper=np.array(col_upper, float),
                          index=index, formulation="general")
+
+
+@pytest.fixture
+def device_code_path(monkeypatch):
+    """alsel's PDLP on its device (CuPy) code path: a module that is not numpy itself, so no
+    ``xp is np`` shortcut is taken, with NumPy underneath."""
+    proxy = types.ModuleType("numpy_as_device")
+    proxy.__dict__.update({name: getattr(np, name) for name in dir(np) if not name.startswith("__")})
+    monkeypatch.setattr("alsel.solvers.pdlp.context",
+                        lambda device="cpu", dtype="float64": ArrayContext(proxy, sp, np.dtype(dtype), device))
+    monkeypatch.setattr(ArrayContext, "to_host", lambda self, v: np.asarray(v, dtype=np.float64))
+    return proxy

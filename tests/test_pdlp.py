@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import types
 
 import numpy as np
 import pytest
@@ -17,7 +16,6 @@ from alsel import solvers
 from alsel.certificate import relative_kkt
 from alsel.solvers.pdlp import arrays, kernels, operators, scaling, termination
 from alsel.solvers.pdlp.weight import estimate_primal_weight
-from alsel.solvers.pdlp.arrays import ArrayContext
 
 
 def agree(value: float, reference: float, tol: float) -> bool:
@@ -262,16 +260,8 @@ def test_structured_operator_refuses_a_general_lp():
         solvers.solve(general_lp(0), "pdlp", {"operator": "structured"})
 
 
-def test_the_device_code_path_runs_with_the_numpy_module(monkeypatch):
+def test_the_device_code_path_runs_with_the_numpy_module(device_code_path):
     """The CuPy path (a module that is not numpy itself) exercised with NumPy underneath."""
-    proxy = types.ModuleType("numpy_as_device")
-    proxy.__dict__.update({name: getattr(np, name) for name in dir(np) if not name.startswith("__")})
-
-    def fake_context(device="cpu", dtype="float64"):
-        return ArrayContext(proxy, sp, np.dtype(dtype), device)
-
-    monkeypatch.setattr("alsel.solvers.pdlp.context", fake_context)
-    monkeypatch.setattr(ArrayContext, "to_host", lambda self, v: np.asarray(v, dtype=np.float64))
     lp = alsel.build_lp(random_problem(n=10, c=3, B=5, c_max=2, lam=1.0, seed=0), "symmetric")
     reference = solvers.solve(lp, "highs").objective
     for operator in ("sparse", "structured"):

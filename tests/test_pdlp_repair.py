@@ -3,8 +3,6 @@ on each candidate before judging it (alsel/solvers/pdlp/repair.py)."""
 
 from __future__ import annotations
 
-import types
-
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -14,7 +12,7 @@ from hypothesis import strategies as st
 
 import alsel
 from alsel import solvers, synthetic
-from alsel.solvers.pdlp.arrays import ArrayContext, context
+from alsel.solvers.pdlp.arrays import context
 from alsel.solvers.pdlp.repair import MAX_ROWS, EqualityRepair
 
 CPU = context("cpu", "float64")
@@ -121,34 +119,31 @@ def test_pdlp_stops_on_the_closed_budget_row_sooner_and_certified(seed):
     assert abs(closed.objective - reference.objective) <= 1e-4 * (1 + abs(reference.objective))
 
 
-@pytest.mark.parametrize("algorithm", ["adaptive", "halpern"])
-def test_a_start_off_only_in_its_budget_is_closed_before_the_first_step(algorithm):
-    """The optimum with its queries scaled by 1 - 1e-3 misses tol on the budget row alone:
-    closing that row certifies it, so the warm solve takes no step."""
+def _start_off_only_in_its_budget():
+    """A selection LP's optimum (HiGHS) with its queries scaled by 1 - 1e-3: it misses tol on
+    the budget row alone."""
     problem = random_problem(n=40, c=6, B=20, c_max=3, lam=1.0, seed=1)
     lp = alsel.build_lp(problem, "symmetric")
     optimum = solvers.solve(lp, "highs", {})
     x = optimum.x.copy()
     x[lp.index.m] *= 1 - 1e-3
-    assert alsel.certify(lp, x, optimum.row_dual).primal_residual > 1e-5
-    warm = solvers.solve(lp, "pdlp", {"algorithm": algorithm, "tol": 1e-5, "warm_start": (x, optimum.row_dual)})
+    return problem, lp, x, optimum.row_dual
+
+
+@pytest.mark.parametrize("algorithm", ["adaptive", "halpern"])
+def test_a_start_off_only_in_its_budget_is_closed_before_the_first_step(algorithm):
+    """Closing the budget row certifies it, so the warm solve takes no step."""
+    problem, lp, x, y = _start_off_only_in_its_budget()
+    assert alsel.certify(lp, x, y).primal_residual > 1e-5
+    warm = solvers.solve(lp, "pdlp", {"algorithm": algorithm, "tol": 1e-5, "warm_start": (x, y)})
     assert warm.status == "optimal" and warm.iterations == 0 and warm.info["repaired"]
     assert alsel.certify(lp, warm.x, warm.row_dual).kkt_error <= 1e-5
     assert warm.x[lp.index.m].sum() == pytest.approx(problem.B, abs=1e-9)
 
 
-def test_the_repair_runs_on_the_device_code_path(monkeypatch):
-    """The same start through a module that is not numpy itself (as CuPy is), NumPy underneath."""
-    proxy = types.ModuleType("numpy_as_device")
-    proxy.__dict__.update({name: getattr(np, name) for name in dir(np) if not name.startswith("__")})
-    monkeypatch.setattr("alsel.solvers.pdlp.context",
-                        lambda device="cpu", dtype="float64": ArrayContext(proxy, sp, np.dtype(dtype), device))
-    monkeypatch.setattr(ArrayContext, "to_host", lambda self, v: np.asarray(v, dtype=np.float64))
-    problem = random_problem(n=40, c=6, B=20, c_max=3, lam=1.0, seed=1)
-    lp = alsel.build_lp(problem, "symmetric")
-    optimum = solvers.solve(lp, "highs", {})
-    x = optimum.x.copy()
-    x[lp.index.m] *= 1 - 1e-3
-    warm = solvers.solve(lp, "pdlp", {"tol": 1e-5, "warm_start": (x, optimum.row_dual)})
+def test_the_repair_runs_on_the_device_code_path(device_code_path):
+    """The same start through a module that is not numpy itself (as CuPy is)."""
+    problem, lp, x, y = _start_off_only_in_its_budget()
+    warm = solvers.solve(lp, "pdlp", {"tol": 1e-5, "warm_start": (x, y)})
     assert warm.iterations == 0 and warm.info["repaired"]
     assert warm.x[lp.index.m].sum() == pytest.approx(problem.B, abs=1e-9)

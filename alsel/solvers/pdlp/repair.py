@@ -51,6 +51,8 @@ class EqualityRepair:
 
     def __init__(self, rows: list[_DenseRow], lp: Any) -> None:
         self.rows = rows
+        self.row_indices = np.array([row.row for row in rows], dtype=np.int64)
+        self.targets = np.array([row.target for row in rows])
         self.col_lower, self.col_upper = lp.col_lower, lp.col_upper
         self.row_lower, self.row_upper = lp.row_lower, lp.row_upper
 
@@ -66,14 +68,9 @@ class EqualityRepair:
         rows = [_dense_row(A, lp.c, int(r), float(lp.row_upper[r])) for r in chosen]
         return cls(rows, lp) if rows else None
 
-    @property
-    def row_indices(self) -> np.ndarray:
-        return np.array([row.row for row in self.rows], dtype=np.int64)
-
     def residuals(self, ctx: Any, Ax: Any) -> np.ndarray:
         """b_r - a_r x of each chosen row (host array): what a repair could close."""
-        targets = np.array([row.target for row in self.rows])
-        return targets - ctx.to_host(Ax[ctx.xp.asarray(self.row_indices)])
+        return self.targets - ctx.to_host(Ax[ctx.xp.asarray(self.row_indices)])
 
     def attempt(self, ctx: Any, x: Any, Ax: Any) -> tuple[Any, Any] | None:
         """(x', A x') with each chosen row's residual closed as far as its columns allow, on
