@@ -13,8 +13,8 @@ and the redundancy v^T R v = sum_{i, j in S} r_ij is bounded two ways:
 "simplex"  with w = v / s on the unit simplex and ||w||^2 = 1/s,
            v^T R v = s^2 w^T R w = s^2 w^T (R + mu I) w - mu s >= s^2 rho - mu s,
            rho = min over the simplex of w^T (R + mu I) w, mu = max(0, -lambda_min(R)) so that
-           the problem is convex; rho is bounded from below by the Frank-Wolfe gap of an
-           accelerated projected-gradient solve, and the bound is the minimum over s. It is
+           the problem is convex; rho is bounded from below by the Frank-Wolfe gap of a
+           pairwise Frank-Wolfe solve, and the bound is the minimum over s. It is
            tight when R is dominated by a constant (the affine mapping (1 + cos) / 2 is
            1/2 + cos / 2): then it says "s images cost at least ~ s^2 / 2", which entry-wise
            bounds cannot see.
@@ -82,15 +82,6 @@ def entries_bound(problem: SelectionProblem) -> float:
     return diagonal + _smallest_sum(_row_smallest_off_diagonal(R, s - 1), s)
 
 
-def _project_to_simplex(x: np.ndarray) -> np.ndarray:
-    """Euclidean projection onto {w >= 0, sum w = 1} (sort-based, Held et al.)."""
-    u = np.sort(x)[::-1]
-    cumulative = np.cumsum(u) - 1.0
-    k = np.arange(1, x.size + 1)
-    rho = np.flatnonzero(u - cumulative / k > 0)[-1]
-    return np.maximum(x - cumulative[rho] / (rho + 1), 0.0)
-
-
 def _extreme_eigenvalues(R) -> tuple[float, float]:
     """(lambda_min, lambda_max) of symmetric R, the min pushed down by a safety margin."""
     from scipy.sparse.linalg import eigsh
@@ -107,63 +98,70 @@ def _extreme_eigenvalues(R) -> tuple[float, float]:
     return low - margin, high + margin
 
 
-def _tangent_max_eigenvalue(R) -> float:
-    """The largest eigenvalue of R on the simplex's tangent space {d : sum d = 0}: of P R P with
-    P = I - 11'/n. Cosine-based R is mostly its constant part, which is constant on the simplex
-    (N = 5000: 487 against R's 2,740), so this is the curvature the descent steps see."""
-    from scipy.sparse.linalg import LinearOperator, eigsh
+def _simplex_minimum(R, mu: float, rel_gap: float = 1e-4, max_checks: int = 200) -> float:
+    """A lower bound on rho = min over the unit simplex of w^T (R + mu I) w (convex: R + mu I is
+    PSD), within ``rel_gap`` of rho where the budget allows.
 
+    Pairwise Frank-Wolfe (Lacoste-Julien & Jaggi 2015): each step moves mass from the support's
+    vertex of largest gradient to the vertex of smallest, by exact line search, so it costs two
+    rows of R, not a product with it (N = 5000: ~50 us against ~5 ms). Every ``max(1000, N)``
+    steps the gradient is recomputed exactly and the Frank-Wolfe bound f(w) + min_u g.(u - w)
+    <= rho (convexity) is taken there: the bound never rests on the updated gradient's rounding.
+    The accelerated projected gradient this replaced needed 500 products at N = 5000 (4.0 s,
+    rho's gap 1e-4 not reached) where this needs three checks (1.5 s, eigenvalues included)."""
     n = R.shape[0]
+    dense = not sp.issparse(R)
+    R = np.asarray(R, dtype=np.float64) if dense else sp.csr_array(R, dtype=np.float64)
+    if not dense:
+        R.sum_duplicates()  # sorted indices: entries found by bisection
+    diagonal = np.asarray(R.diagonal(), dtype=np.float64)
 
-    def centred(x):
-        x = x - x.mean()
-        y = np.asarray(R @ x).ravel()
-        return y - y.mean()
+    def entry(i: int, j: int) -> float:
+        if dense:
+            return float(R[i, j])
+        indices = R.indices[R.indptr[i]:R.indptr[i + 1]]
+        k = int(np.searchsorted(indices, j))
+        return float(R.data[R.indptr[i] + k]) if k < indices.size and indices[k] == j else 0.0
 
-    if n <= 600:  # as _extreme_eigenvalues: dense below, ARPACK above
-        from scipy.linalg import eigvalsh
+    def add_row(g: np.ndarray, i: int, scale: float) -> None:
+        if dense:
+            g += scale * R[i]
+        else:
+            span = slice(R.indptr[i], R.indptr[i + 1])
+            g[R.indices[span]] += scale * R.data[span]
 
-        dense = R.toarray() if sp.issparse(R) else np.asarray(R, dtype=np.float64)
-        means = dense.mean(axis=0)
-        centred_matrix = dense - means[:, None] - means[None, :] + means.mean()  # P R P, R symmetric
-        return float(eigvalsh(centred_matrix, subset_by_index=[n - 1, n - 1])[0])
-    operator = LinearOperator((n, n), matvec=centred, dtype=np.float64)
-    return float(eigsh(operator, k=1, which="LA", return_eigenvectors=False, tol=1e-10)[0])
+    w = np.full(n, 1.0 / n)
+    rho = -np.inf
+    for _ in range(max_checks):
+        g = 2.0 * (np.asarray(R @ w).ravel() + mu * w)
+        value = 0.5 * float(w @ g)
+        rho = max(rho, value + float(g.min() - g @ w))
+        if value - rho <= rel_gap * max(abs(value), 1e-12):
+            break
+        for _ in range(max(1000, n)):
+            toward = int(np.argmin(g))
+            away = int(np.argmax(np.where(w > 0, g, -np.inf)))
+            slope = g[toward] - g[away]
+            if slope >= 0:  # no pairwise step descends: w is optimal up to the gradient's rounding
+                break
+            curvature = diagonal[toward] + diagonal[away] - 2.0 * entry(toward, away) + 2.0 * mu
+            step = w[away] if curvature <= 0 else min(w[away], -slope / (2.0 * curvature))
+            w[toward] += step
+            w[away] -= step
+            add_row(g, toward, 2.0 * step)
+            add_row(g, away, -2.0 * step)
+            g[toward] += 2.0 * step * mu
+            g[away] -= 2.0 * step * mu
+    return rho
 
 
-def simplex_bound(problem: SelectionProblem, iterations: int = 500, rel_gap: float = 1e-4) -> float:
+def simplex_bound(problem: SelectionProblem, rel_gap: float = 1e-4) -> float:
     """The "simplex" lower bound on v^T R v (see the module docstring)."""
-    R = problem.R
-    n = R.shape[0]
-    low, high = _extreme_eigenvalues(R)
+    low, high = _extreme_eigenvalues(problem.R)
     mu = max(0.0, -low)
     if high + mu <= 0:
         return 0.0
-    # The steps move within the simplex, so the curvature that matters is R's on its tangent
-    # space (plus mu), not R's own largest eigenvalue; the margin keeps it an upper bound. Where
-    # it is 0, f is linear on the simplex and the first Frank-Wolfe bound is already exact.
-    lipschitz = 2.0 * (_tangent_max_eigenvalue(R) + mu) * (1 + 1e-6) + 1e-12 * (high + mu)
-
-    def gradient(w):
-        return 2.0 * (np.asarray(R @ w).ravel() + mu * w)
-
-    w = np.full(n, 1.0 / n)
-    g = gradient(w)
-    momentum, g_momentum, t = w.copy(), g.copy(), 1.0
-    rho = -np.inf
-    for _ in range(iterations):
-        value = 0.5 * float(w @ g)
-        lower = value + float(g.min() - g @ w)  # Frank-Wolfe: f(w) + min_u g.(u - w), convexity
-        rho = max(rho, lower)
-        if value - rho <= rel_gap * max(abs(value), 1e-12):
-            break
-        w_next = _project_to_simplex(momentum - g_momentum / lipschitz)
-        g_next = gradient(w_next)  # the one product a step: the bound above needs it exact
-        t_next = (1.0 + math.sqrt(1.0 + 4.0 * t * t)) / 2.0
-        beta = (t - 1.0) / t_next
-        momentum = w_next + beta * (w_next - w)
-        g_momentum = g_next + beta * (g_next - g)  # the gradient is affine: no second product
-        w, g, t = w_next, g_next, t_next
+    rho = _simplex_minimum(problem.R, mu, rel_gap)
     s_min, s_max = image_counts(problem)
     sizes = np.arange(s_min, s_max + 1, dtype=np.float64)
     return max(0.0, float(np.min(sizes * sizes * rho - mu * sizes)))
