@@ -82,20 +82,17 @@ def entries_bound(problem: SelectionProblem) -> float:
     return diagonal + _smallest_sum(_row_smallest_off_diagonal(R, s - 1), s)
 
 
-def _extreme_eigenvalues(R) -> tuple[float, float]:
-    """(lambda_min, lambda_max) of symmetric R, the min pushed down by a safety margin."""
+def _smallest_eigenvalue(R) -> float:
+    """lambda_min of symmetric R, pushed down by a safety margin."""
     from scipy.sparse.linalg import eigsh
 
     n = R.shape[0]
     scale = float(abs(R).max()) if n else 0.0
     if n <= 600:
-        values = np.linalg.eigvalsh(R.toarray() if sp.issparse(R) else np.asarray(R))
-        low, high = float(values[0]), float(values[-1])
+        low = float(np.linalg.eigvalsh(R.toarray() if sp.issparse(R) else np.asarray(R))[0])
     else:
-        high = float(eigsh(R, k=1, which="LA", return_eigenvectors=False, tol=1e-10)[0])
         low = float(eigsh(R, k=1, which="SA", return_eigenvectors=False, tol=1e-10)[0])
-    margin = 1e-8 * max(scale, 1.0) * n
-    return low - margin, high + margin
+    return low - 1e-8 * max(scale, 1.0) * n
 
 
 def _simplex_minimum(R, mu: float, rel_gap: float = 1e-4, max_checks: int = 200) -> float:
@@ -157,10 +154,7 @@ def _simplex_minimum(R, mu: float, rel_gap: float = 1e-4, max_checks: int = 200)
 
 def simplex_bound(problem: SelectionProblem, rel_gap: float = 1e-4) -> float:
     """The "simplex" lower bound on v^T R v (see the module docstring)."""
-    low, high = _extreme_eigenvalues(problem.R)
-    mu = max(0.0, -low)
-    if high + mu <= 0:
-        return 0.0
+    mu = max(0.0, -_smallest_eigenvalue(problem.R))  # R + mu I is PSD: the minimization is convex
     rho = _simplex_minimum(problem.R, mu, rel_gap)
     s_min, s_max = image_counts(problem)
     sizes = np.arange(s_min, s_max + 1, dtype=np.float64)
