@@ -104,8 +104,8 @@ def _simplex_minimum(R, mu: float, rel_gap: float = 1e-4, max_checks: int = 200)
     rows of R, not a product with it (N = 5000: ~50 us against ~5 ms). Every ``max(1000, N)``
     steps the gradient is recomputed exactly and the Frank-Wolfe bound f(w) + min_u g.(u - w)
     <= rho (convexity) is taken there: the bound never rests on the updated gradient's rounding.
-    The accelerated projected gradient this replaced needed 500 products at N = 5000 (4.0 s,
-    rho's gap 1e-4 not reached) where this needs three checks (1.5 s, eigenvalues included)."""
+    The accelerated projected gradient this replaced needed 500 products at N = 5000 (4.1 s,
+    rho's gap 1e-4 not reached) where this needs three checks (0.96 s, lambda_min included)."""
     n = R.shape[0]
     dense = not sp.issparse(R)
     R = np.asarray(R, dtype=np.float64) if dense else sp.csr_array(R, dtype=np.float64)
@@ -135,7 +135,7 @@ def _simplex_minimum(R, mu: float, rel_gap: float = 1e-4, max_checks: int = 200)
         rho = max(rho, value + float(g.min() - g @ w))
         if value - rho <= rel_gap * max(abs(value), 1e-12):
             break
-        for _ in range(max(1000, n)):
+        for step_number in range(max(1000, n)):
             toward = int(np.argmin(g))
             away = int(np.argmax(np.where(w > 0, g, -np.inf)))
             slope = g[toward] - g[away]
@@ -149,6 +149,8 @@ def _simplex_minimum(R, mu: float, rel_gap: float = 1e-4, max_checks: int = 200)
             add_row(g, away, -2.0 * step)
             g[toward] += 2.0 * step * mu
             g[away] -= 2.0 * step * mu
+        if step_number == 0 and slope >= 0:
+            break  # not even the exact gradient descends: rho is as good as it gets
     return rho
 
 
