@@ -554,6 +554,10 @@ class AnswerStore:
                 f"the round is not complete: {len(missing_q)} queries unanswered, "
                 f"{len(missing_i)} images without pixel labels."
             )
+        rows, iteration = len(self._data["history"]), self.iteration
+        if rows and rows != iteration + 1:
+            raise StoreError(f"end_round: no round to close (iteration {iteration}, {rows} result rows); "
+                             "begin_round() starts one.")
         old_pending = self._data["pending"]
         self._data["pending"] = {"queries": [], "images": []}
         self._data["iteration"] += 1
