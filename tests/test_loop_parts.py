@@ -14,10 +14,7 @@ torch.set_num_threads(1)  # tiny tensors: threads only add overhead, worse on a 
 from alsel.loop import costs, data  # noqa: E402
 from alsel.loop.data import BACKGROUND, STROKE_THRESHOLD, make_scenes  # noqa: E402
 from alsel.loop.losses import UNKNOWN, IGNORE, answered_bce, feedback_loss, image_loss, lse_pool  # noqa: E402
-from alsel.loop.oracles import (  # noqa: E402
-    AnswersFileError, CsvOracle, OracleStopped, SimulatedOracle, TerminalOracle, export_queries,
-    import_answers, read_answers,
-)
+from alsel.loop.oracles import OracleStopped, SimulatedOracle, TerminalOracle  # noqa: E402
 from alsel.loop.store import AnswerStore, StoreError  # noqa: E402
 
 CLASSES = [str(d) for d in range(10)]
@@ -187,52 +184,7 @@ def test_simulated_answers_equal_the_masks():
     assert 0.15 < wrong < 0.45
 
 
-def _fill(path, answers: dict):
-    lines = path.read_text().splitlines()
-    out = [lines[0]]
-    for line in lines[1:]:
-        image, name, cls, _ = line.split(",")
-        out.append(f"{image},{name},{cls},{answers.get((int(image), int(cls)), '')}")
-    path.write_text("\n".join(out) + "\n")
-
-
-def test_csv_round_trip(tmp_path):
-    store = _store(tmp_path)
-    queries = [(2, 3), (2, 7), (5, 0), (4, 9)]
-    export_queries(tmp_path / "q.csv", queries, CLASSES)
-    assert read_answers(tmp_path / "q.csv", 6, CLASSES) == []  # blank answers: nothing yet
-    given = {(2, 3): "yes", (2, 7): "No", (5, 0): "n", (4, 9): "Y"}
-    _fill(tmp_path / "q.csv", given)
-    assert import_answers(tmp_path / "q.csv", store) == 4
-    assert AnswerStore.load(store.path).answers() == {
-        (2, 3): True, (2, 7): False, (5, 0): False, (4, 9): True}
-
-
-@pytest.mark.parametrize("row, message", [
-    ("17,,3,yes", "line 3: unknown image '17'"),
-    ("2,,cat,yes", "line 3: unknown class 'cat'"),
-    ("2,,4,maybe", "line 3: answer 'maybe' is not yes or no"),
-])
-def test_bad_answers_file_is_refused_and_store_unchanged(tmp_path, row, message):
-    store = _store(tmp_path)
-    before = (tmp_path / "s.json").read_bytes()
-    (tmp_path / "a.csv").write_text(f"image,name,class,answer\n1,,2,yes\n{row}\n")
-    with pytest.raises(AnswersFileError, match=message):
-        import_answers(tmp_path / "a.csv", store)
-    assert (tmp_path / "s.json").read_bytes() == before
-    assert store.answers() == {}
-
-
-def test_csv_oracle_stops_until_the_file_is_filled(tmp_path):
-    oracle = CsvOracle(tmp_path / "q.csv", 6, CLASSES)
-    got = []
-    with pytest.raises(OracleStopped, match="2 queries written"):
-        got.extend(oracle.ask([(1, 2), (3, 4)]))
-    assert got == []
-    _fill(tmp_path / "q.csv", {(1, 2): "yes"})
-    with pytest.raises(OracleStopped, match="1 queries written"):
-        got.extend(oracle.ask([(1, 2), (3, 4)]))
-    assert got == [(1, 2, True)]
+# The CSV answers file: tests/test_answers_csv.py.
 
 
 def test_terminal_oracle_asks_and_can_stop():
@@ -242,7 +194,8 @@ def test_terminal_oracle_asks_and_can_stop():
     got = []
     with pytest.raises(OracleStopped):
         got.extend(oracle.ask([(0, 1), (2, 3), (4, 5)]))
-    assert got == [(0, 1, True), (2, 3, False)]
+    assert [answer[:3] for answer in got] == [(0, 1, True), (2, 3, False)]
+    assert all(answer[3] >= 0 for answer in got), "each answer comes with its seconds"
     assert "please answer y" in out.getvalue()
 
 

@@ -1,6 +1,6 @@
 """The active-learning loop with binary feedback (Algorithm 1 of the paper), end to end.
 
-Needs the ``loop`` extra (torch, scikit-learn, matplotlib, tqdm): ``pip install 'alsel[loop]'``.
+Needs the ``loop`` extra (torch, scikit-learn, matplotlib, jsonschema; tqdm is a core dependency): ``pip install 'alsel[loop]'``.
 
 =================  ==============================================================
 module             its one job
@@ -10,7 +10,8 @@ module             its one job
 ``losses``         LSE pooling, masked image-level BCE, the combined loss
 ``train``          training on pixel labels + yes/no answers
 ``scoring``        presence p, features, pixel entropy of the pool (through alsel.torch)
-``store``          the answer store (atomic JSON)
+``store``          the answer store (atomic JSON, answers with provenance)
+``store_check``    validation of a whole store file (schema and consistency)
 ``oracles``        simulated, terminal and CSV oracles
 ``strategies``     proposed, RR, EE, pixel-random, pixel-entropy
 ``costs``          Table 1 annotation times

@@ -217,7 +217,7 @@ def _datasets(config: dict, seed: int):
     return pool, test
 
 
-def _oracle(config: dict, pool, out: Path, label: str, seed: int):
+def _oracle(config: dict, pool, out: Path, label: str, seed: int, store: AnswerStore):
     from .oracles import CsvOracle, SimulatedOracle, TerminalOracle
 
     kind = config["loop"]["oracle"]
@@ -225,7 +225,7 @@ def _oracle(config: dict, pool, out: Path, label: str, seed: int):
         return SimulatedOracle(pool.masks, config["loop"]["error_rate"], seed=seed)
     if kind == "terminal":
         return TerminalOracle(CLASS_NAMES, images=pool.images)
-    return CsvOracle(out / "queries" / f"{label}-seed{seed}.csv", len(pool), CLASS_NAMES)
+    return CsvOracle(out / "queries" / f"{label}-seed{seed}.csv", store)
 
 
 def run_experiment(config: dict, out: str | os.PathLike,
@@ -276,7 +276,7 @@ def run_experiment(config: dict, out: str | os.PathLike,
                     labels={i: pool.masks[i] for i in range(n_labeled)},
                     meta={"strategy": label, "seed": seed})
             loop = ActiveLearningLoop(
-                store, make_strategy(name, **params), _oracle(config, pool, out, label, seed),
+                store, make_strategy(name, **params), _oracle(config, pool, out, label, seed, store),
                 pool.images, test.images, test.masks,
                 lambda: TinyUNet(1, N_LABELS, train_cfg["width"]),
                 LoopSettings(seed=seed, label=label, **settings_common), n_labels=N_LABELS)

@@ -137,8 +137,9 @@ class ActiveLearningLoop:
         """Ask the oracle whatever is pending and unanswered; each answer is stored at once."""
         queries = self.store.unanswered_pending()
         if queries:
-            for image, cls, present in self.oracle.ask(queries):
-                self.store.record([(image, cls, present)])
+            by = getattr(self.oracle, "by", "unknown")
+            for image, cls, present, *took in self.oracle.ask(queries):  # took: [seconds] if measured
+                self.store.record([(image, cls, present)], by=by, seconds=took[0] if took else None)
         images = self.store.unlabeled_pending()
         if images:
             self.store.add_labels(self.oracle.annotate(images))

@@ -2,9 +2,11 @@
 person filling in a CSV file.
 
 Every oracle has ``ask(queries)``, which yields ``(image, class, present)`` one answer at a time
-(so the loop can store each as it comes), and may raise :class:`OracleStopped` to end the session
-early; what was answered before is kept. Pixel-level strategies also need ``annotate(images)``
-(id -> mask), which only the simulated oracle provides.
+(so the loop can store each as it comes) or ``(image, class, present, seconds)`` where it measured
+how long the answer took, and may raise :class:`OracleStopped` to end the session early; what was
+answered before is kept. Its ``by`` attribute names who answers (the answers' provenance in the
+store). Pixel-level strategies also need ``annotate(images)`` (id -> mask), which only the
+simulated oracle provides.
 """
 
 from __future__ import annotations
@@ -12,8 +14,10 @@ from __future__ import annotations
 import csv
 import io
 import os
+import re
 import sys
-from collections.abc import Callable, Iterator, Sequence
+import time
+from collections.abc import Callable, Collection, Iterator, Sequence
 from pathlib import Path
 from typing import TextIO
 
@@ -46,6 +50,8 @@ class SimulatedOracle:
         ``(seed, image, class)``, so a resumed run gets the same answers.
     seed : int
     """
+
+    by = "simulated"
 
     def __init__(self, masks: np.ndarray, error_rate: float = 0.0, seed: int = 0) -> None:
         if not 0.0 <= error_rate <= 1.0:
@@ -85,8 +91,11 @@ class TerminalOracle:
     """Asks a person, one y/n question per query, showing the image's name and a text preview.
 
     Answers: ``y``/``yes``, ``n``/``no``; ``q`` stops the session (answers so far are kept).
-    ``input_fn`` and ``out`` default to the terminal; tests pass their own.
+    ``input_fn`` and ``out`` default to the terminal; tests pass their own. Each answer comes with
+    the seconds from the question to the answer (``time.monotonic``, retries included).
     """
+
+    by = "terminal"
 
     def __init__(
         self,
@@ -105,17 +114,18 @@ class TerminalOracle:
         self.out = out if out is not None else sys.stdout
         self.preview = preview and images is not None
 
-    def ask(self, queries: Sequence[tuple[int, int]]) -> Iterator[tuple[int, int, bool]]:
+    def ask(self, queries: Sequence[tuple[int, int]]) -> Iterator[tuple[int, int, bool, float]]:
         total = len(queries)
         for k, (image, cls) in enumerate(queries, 1):
             name = self.names[image] if self.names is not None else f"image {image}"
             if self.preview:
                 print(ascii_preview(self.images[image]), file=self.out)
             question = f"[{k}/{total}] {name}: is class {self.classes[cls]!r} present? [y/n/q] "
+            start = time.monotonic()
             while True:
                 reply = self.input_fn(question).strip().lower()
                 if reply in YES or reply in NO:
-                    yield int(image), int(cls), reply in YES
+                    yield int(image), int(cls), reply in YES, time.monotonic() - start
                     break
                 if reply in ("q", "quit"):
                     raise OracleStopped(f"stopped at query {k} of {total}; run again to go on.")
@@ -128,102 +138,244 @@ class TerminalOracle:
         )
 
 
+# ---------------------------------------------------------------------------------- CSV answers
+COLUMNS = ("image", "name", "class", "answer")
+_DIGITS = re.compile(r"[0-9]+")
+
+
 def export_queries(
     path: str | os.PathLike,
     queries: Sequence[tuple[int, int]],
     classes: Sequence[str],
     names: Sequence[str] | None = None,
+    *,
+    overwrite: bool = False,
 ) -> None:
-    """Write queries as CSV with columns image, name, class, answer (answer left blank)."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["image", "name", "class", "answer"])
-    for image, cls in queries:
-        writer.writerow([int(image), names[image] if names is not None else "", classes[cls], ""])
-    atomic_write_text(Path(path), buffer.getvalue())
+    """Write queries as CSV with columns image, name, class, answer (answer left blank).
 
-
-def read_answers(
-    path: str | os.PathLike, n_images: int, classes: Sequence[str]
-) -> list[tuple[int, int, bool]]:
-    """Parse an answers CSV (columns image, class, answer; others ignored).
-
-    ``answer`` must be yes/no (or y/n, any case); a blank answer means "not answered yet" and is
-    skipped. Every problem in the file is collected and reported together in one
-    :class:`AnswersFileError` naming the line numbers.
+    An existing file is never replaced unless ``overwrite=True`` (it may hold answers a person
+    typed): :class:`AnswersFileError` then. The file appears whole or not at all.
     """
     path = Path(path)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(COLUMNS)
+    for image, cls in queries:
+        writer.writerow([int(image), names[image] if names is not None else "", classes[cls], ""])
+    if overwrite:
+        atomic_write_text(path, buffer.getvalue())
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    atomic_write_text(tmp, buffer.getvalue())
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        os.link(tmp, path)  # fails if path exists: no check-then-write race with a person's file
+    except FileExistsError:
+        raise AnswersFileError(f"{path} already exists; it was left as it is (it may hold answers). "
+                               "Move it away or pass overwrite=True.") from None
+    finally:
+        tmp.unlink()
+
+
+def _decode(path: Path) -> str:
+    try:
+        raw = path.read_bytes()
     except FileNotFoundError:
         raise AnswersFileError(f"answers file {path} does not exist.") from None
-    reader = csv.DictReader(io.StringIO(text))
-    missing = {"image", "class", "answer"} - set(reader.fieldnames or ())
-    if missing:
+    except OSError as exc:
+        raise AnswersFileError(f"cannot read answers file {path}: {exc.strerror or exc}.") from None
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[:exc.start].count(b"\n") + 1
         raise AnswersFileError(
-            f"{path}: missing column(s) {sorted(missing)}; the header must name image, class and "
-            "answer (as export_queries writes it)."
-        )
+            f"{path}, line {line}: not UTF-8 text (byte 0x{raw[exc.start]:02x}); save the file as "
+            "UTF-8 (in a spreadsheet: 'CSV UTF-8') and try again. Nothing was imported.") from None
+
+
+def _columns(path: Path, header: list[str], line: int) -> dict[str, int]:
+    cells = [cell.strip().lower() for cell in header]
+    twice = sorted({c for c in cells if c in COLUMNS and cells.count(c) > 1})
+    if twice:
+        raise AnswersFileError(f"{path}, line {line}: column(s) {twice} appear twice in the header; keep one.")
+    missing = [c for c in ("image", "class", "answer") if c not in cells]
+    if not missing:
+        return {c: cells.index(c) for c in ("image", "class", "answer")}
+    if header and _DIGITS.fullmatch(header[0].strip()):
+        raise AnswersFileError(
+            f"{path}, line {line}: no header row (the first line is data: {','.join(header)!r}); add "
+            f"the line '{','.join(COLUMNS)}' at the top (as export_queries writes it). Nothing was imported.")
+    raise AnswersFileError(
+        f"{path}, line {line}: missing column(s) {missing} in the header; it must name image, class "
+        f"and answer ('{','.join(COLUMNS)}', as export_queries writes it). Nothing was imported.")
+
+
+def _refuse(path: Path, errors: list[str]) -> None:
+    if errors:
+        shown = "\n  ".join(errors[:20]) + (f"\n  ... and {len(errors) - 20} more" if len(errors) > 20 else "")
+        raise AnswersFileError(f"{path}: {len(errors)} problem(s); nothing was imported.\n  {shown}")
+
+
+def _parse(
+    path: str | os.PathLike,
+    n_images: int,
+    classes: Sequence[str],
+    asked: Collection[tuple[int, int]] | None,
+) -> dict[tuple[int, int], tuple[int, bool]]:
+    """{(image, class): (line, present or None if blank)}; every problem raises, together."""
+    path = Path(path)
+    reader = csv.reader(io.StringIO(_decode(path), newline=""))
+    header = next(reader, None)
+    if header is None:
+        raise AnswersFileError(f"{path}, line 1: the file is empty; it needs the header line "
+                               f"'{','.join(COLUMNS)}' and one row per query.")
+    index = _columns(path, header, reader.line_num)
     class_ids = {name: k for k, name in enumerate(classes)}
-    answers, errors = [], []
-    for line, row in enumerate(reader, start=2):
-        image_text = (row["image"] or "").strip()
-        cls_text = (row["class"] or "").strip()
-        value = (row["answer"] or "").strip().lower()
-        if not image_text.isdigit() or int(image_text) >= n_images:
+    seen: dict[tuple[int, int], tuple[int, bool | None]] = {}
+    errors = []
+    for row in reader:
+        line = reader.line_num
+        if not any(cell.strip() for cell in row):
+            continue
+        image_text, cls_text, answer_text = (row[index[c]].strip() if index[c] < len(row) else ""
+                                             for c in ("image", "class", "answer"))
+        if not _DIGITS.fullmatch(image_text) or int(image_text) >= n_images:
             errors.append(f"line {line}: unknown image {image_text!r} (ids are 0..{n_images - 1})")
             continue
         if cls_text not in class_ids:
             errors.append(f"line {line}: unknown class {cls_text!r} (classes: {', '.join(classes)})")
             continue
-        if value == "":
+        value = answer_text.lower()
+        if value and value not in YES + NO:
+            errors.append(f"line {line}: answer {answer_text!r} is not yes or no")
             continue
-        if value not in YES + NO:
-            errors.append(f"line {line}: answer {row['answer']!r} is not yes or no")
+        pair, present = (int(image_text), class_ids[cls_text]), (value in YES if value else None)
+        what = f"image {pair[0]}, class {cls_text!r}"
+        if asked is not None and pair not in asked:
+            errors.append(f"line {line}: {what} was not asked (it is not a query of this round); "
+                          "remove the row")
             continue
-        answers.append((int(image_text), class_ids[cls_text], value in YES))
-    if errors:
-        shown = "\n  ".join(errors[:20]) + (f"\n  ... and {len(errors) - 20} more" if len(errors) > 20 else "")
-        raise AnswersFileError(f"{path}: {len(errors)} bad row(s); nothing was imported.\n  {shown}")
-    return answers
+        if pair in seen:
+            first, before = seen[pair]
+            if before is not None and present is not None and before != present:
+                errors.append(f"line {line}: {what} is answered {'yes' if present else 'no'} here and "
+                              f"{'yes' if before else 'no'} on line {first}; keep one")
+                continue
+            if present is None or before is not None:
+                continue  # the same answer again (or a blank row) adds nothing
+        seen[pair] = (line, present)
+    _refuse(path, errors)
+    return seen
+
+
+def _answered(parsed: dict) -> dict[tuple[int, int], tuple[int, bool]]:
+    return {pair: value for pair, value in parsed.items() if value[1] is not None}
+
+
+def read_answers(
+    path: str | os.PathLike,
+    n_images: int,
+    classes: Sequence[str],
+    *,
+    asked: Collection[tuple[int, int]] | None = None,
+) -> list[tuple[int, int, bool]]:
+    """Parse an answers CSV (columns image, class, answer; others ignored).
+
+    ``answer`` must be yes/no (or y/n, any case); a blank answer means "not answered yet" and is
+    skipped. A pair may appear on several lines with the same answer (kept once); two different
+    answers to one pair are refused. With ``asked``, a row for any other pair is refused. Every
+    problem in the file is collected and reported together in one :class:`AnswersFileError`
+    naming the line numbers. Returns ``(image, class, present)`` in the order of the file.
+    """
+    parsed = _answered(_parse(path, n_images, classes, asked))
+    return [(i, c, present) for (i, c), (_, present) in parsed.items()]
+
+
+def _against_store(path: Path, parsed: dict, store: AnswerStore) -> list[tuple[int, int, bool]]:
+    """The answers the store does not have yet; a different answer to an answered pair is refused."""
+    errors, new = [], []
+    for (image, cls), (line, present) in parsed.items():
+        stored = store.provenance(image, cls)
+        if stored is None:
+            new.append((image, cls, present))
+        elif (stored["answer"] == "yes") != present:
+            errors.append(
+                f"line {line}: image {image}, class {store.classes[cls]!r} is answered "
+                f"{'yes' if present else 'no'} here but {stored['answer']} in the store (by "
+                f"{stored['by']}); to change a stored answer, retract it first (AnswerStore.retract)")
+    _refuse(path, errors)
+    return new
 
 
 def import_answers(path: str | os.PathLike, store: AnswerStore) -> int:
-    """Read an answers CSV and record it in ``store`` (all or nothing). Returns the count."""
-    answers = read_answers(path, store.n_images, store.classes)
-    return store.record(answers)
+    """Record the answers of a CSV in ``store``, all or nothing (``by = "csv"``).
+
+    Every row must be one of the store's pending queries (those of the round in progress); rows
+    for other pairs, two different answers to one pair, or an answer that contradicts one already
+    stored refuse the whole file with the line numbers, and nothing is stored.
+
+    Returns
+    -------
+    int
+        The number of answers newly recorded: pairs that had no answer before. A row repeating an
+        answer the store already has (a file imported twice) is not counted and changes nothing.
+    """
+    path = Path(path)
+    pending = set(store.pending_queries)
+    if not pending:
+        raise AnswersFileError(f"{path}: the store {store.path} has no round in progress, so no "
+                               "query is waiting for an answer; nothing was imported.")
+    new = _against_store(path, _answered(_parse(path, store.n_images, store.classes, pending)), store)
+    return store.record(new, by="csv")
 
 
 class CsvOracle:
-    """A CSV round trip: the queries go out to ``path``; a person fills in the answer column.
+    """A CSV round trip: the queries go out to a file; a person fills in the answer column.
 
-    On ``ask``: if ``path`` holds answers for some of the queries, they are returned; if any are
-    still missing, the file is (re)written with the open queries and :class:`OracleStopped` is
-    raised — fill in the file and run again.
+    Each round has its own file, ``<stem>-round<k><suffix>`` beside ``path`` (k: the store's
+    iteration). On ``ask``: if the round's file does not exist, it is written with the open
+    queries and :class:`OracleStopped` is raised — fill in the file and run again. If it exists,
+    its answers are returned and, if any query is still blank, :class:`OracleStopped` says how
+    many. The file is never rewritten: what a person typed stays. A file with a row for a pair
+    that is not a query of the round, two different answers to one pair, or an answer that
+    contradicts the store is refused whole (:class:`AnswersFileError`, line numbers).
     """
 
-    def __init__(self, path: str | os.PathLike, n_images: int, classes: Sequence[str],
+    by = "csv"
+
+    def __init__(self, path: str | os.PathLike, store: AnswerStore,
                  names: Sequence[str] | None = None) -> None:
         self.path = Path(path)
-        self.n_images = n_images
-        self.classes = list(classes)
-        self.names = names
+        self.store = store
+        self.names = names if names is not None else store.image_names
+
+    def round_path(self) -> Path:
+        """The file of the store's current round."""
+        return self.path.with_name(f"{self.path.stem}-round{self.store.iteration}{self.path.suffix}")
 
     def ask(self, queries: Sequence[tuple[int, int]]) -> Iterator[tuple[int, int, bool]]:
-        wanted = {(int(i), int(c)) for i, c in queries}
-        given = {}
-        if self.path.exists():
-            for image, cls, present in read_answers(self.path, self.n_images, self.classes):
-                if (image, cls) in wanted:
-                    given[(image, cls)] = present
-        yield from ((i, c, p) for (i, c), p in given.items())
-        open_queries = [q for q in queries if (int(q[0]), int(q[1])) not in given]
-        if open_queries:
-            export_queries(self.path, open_queries, self.classes, self.names)
-            raise OracleStopped(
-                f"{len(open_queries)} queries written to {self.path}: fill in the answer column "
-                "(yes/no) and run again."
-            )
+        store, path = self.store, self.round_path()
+        wanted = [(int(i), int(c)) for i, c in queries]
+        if not path.exists():
+            export_queries(path, wanted, store.classes, self.names)
+            raise OracleStopped(f"{len(wanted)} queries written to {path}: fill in the answer column "
+                                "(yes/no) and run again.")
+        asked = set(store.pending_queries) | set(wanted)
+        rows = _parse(path, store.n_images, store.classes, asked)
+        parsed = _answered(rows)
+        _against_store(path, parsed, store)
+        given = [(i, c, parsed[(i, c)][1]) for i, c in wanted if (i, c) in parsed]
+        yield from given
+        blank = [q for q in wanted if q in rows and q not in parsed]
+        absent = [q for q in wanted if q not in rows]
+        if absent:
+            listed = ", ".join(f"{i},,{store.classes[c]}," for i, c in absent[:5])
+            raise OracleStopped(f"{len(absent)} queries of this round have no row in {path} (and "
+                                f"{len(blank)} rows are blank); add a row 'image,name,class,answer' "
+                                f"for each ({listed}{' ...' if len(absent) > 5 else ''}) and run again.")
+        if blank:
+            raise OracleStopped(f"{len(blank)} of the queries in {path} have no answer yet: fill in "
+                                "the answer column (yes/no) and run again.")
 
     def annotate(self, images: Sequence[int]) -> dict[int, np.ndarray]:
         raise OracleStopped("pixel-level strategies need the simulated oracle.")

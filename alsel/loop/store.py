@@ -3,40 +3,52 @@
 Per image of the pool, each queryable class is answered *present*, *absent* or still *unknown*;
 some images (the initial set L, and those a pixel-level strategy had annotated) carry pixel
 labels. The store also holds the loop's position: the iteration, the queries asked but not yet
-all answered (``pending``), and one result row per finished evaluation (``history``).
+all answered (``pending``), and one result row per round (``history``). Every answer carries its
+provenance: who gave it (``by``), how long it took (``seconds``, or null) and when (``at``, UTC).
 
 Every change is written to disk at once, atomically: the JSON goes to a temporary file in the
 same folder, is flushed and fsynced, then renamed over the old file (``os.replace``). A process
 killed at any moment leaves either the old or the new store, never a torn one, and a loop started
 again on it continues where it stopped (docs/loop.md). A change that fails validation raises
-before anything is modified.
+before anything is modified; one whose write fails is undone in memory too.
 
-File layout (JSON)::
+:meth:`AnswerStore.load` validates the whole file first (:mod:`alsel.loop.store_check`: schema,
+types, ids in range, no duplicate JSON keys, labels, pending round and iteration consistent) and
+refuses it with a :class:`StoreError` naming the file and the key; a refused file is never
+written.
 
-    {"format": "alsel-answer-store", "version": 1, "n_images": N, "classes": [...],
+File layout (JSON, version 2)::
+
+    {"format": "alsel-answer-store", "version": 2, "n_images": N, "classes": [...],
      "image_names": [...] | null, "iteration": k,
-     "answers": {"17": {"3": "yes", "5": "no"}, ...},
+     "answers": {"17": {"3": {"answer": "yes", "by": "alice", "seconds": 2.4,
+                               "at": "2026-12-04T16:40:00.000Z"}, ...}, ...},
      "labels": {"0": {"shape": [H, W], "data": "<base64 of uint8 pixels>"}, ...},
      "initial": [ids of L], "pending": {"queries": [[i, c], ...], "images": [...]},
      "history": [{...result row...}, ...], "meta": {...}}
+
+Version 1 (answers as plain ``"yes"`` / ``"no"``) is still read; its answers get
+``by = "unknown"``, ``seconds = null``, ``at = null``, and the next change writes version 2.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import math
 import os
 import tempfile
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from .losses import UNKNOWN
+from .store_check import FORMAT, StoreProblem, check_store, parse_json
 
-FORMAT = "alsel-answer-store"
-VERSION = 1
+VERSION = 2
 PRESENT, ABSENT, UNANSWERED = "present", "absent", "unknown"
 
 
@@ -75,15 +87,34 @@ def _file_mode(path: Path) -> int:
 
 def _encode_mask(mask: np.ndarray) -> dict:
     mask = np.asarray(mask)
-    if mask.ndim != 2 or mask.min() < 0 or mask.max() > 255:
-        raise StoreError(f"a pixel-label mask must be 2-D with labels in 0..255; got shape {mask.shape}.")
+    integral = (np.issubdtype(mask.dtype, np.integer) or mask.dtype == np.bool_
+                or (np.issubdtype(mask.dtype, np.floating) and bool(np.all(mask == np.round(mask)))))
+    if mask.ndim != 2 or mask.size == 0 or not integral or mask.min() < 0 or mask.max() > 255:
+        raise StoreError(f"a pixel-label mask must be a non-empty 2-D array of integer labels in "
+                         f"0..255; got shape {mask.shape}, dtype {mask.dtype}.")
     data = base64.b64encode(np.ascontiguousarray(mask, dtype=np.uint8).tobytes()).decode("ascii")
-    return {"shape": list(mask.shape), "data": data}
+    return {"shape": [int(n) for n in mask.shape], "data": data}
 
 
 def _decode_mask(entry: dict) -> np.ndarray:
     raw = np.frombuffer(base64.b64decode(entry["data"]), dtype=np.uint8)
     return raw.reshape(entry["shape"]).astype(np.int64)
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _upgrade(data: dict) -> dict:
+    """A version-1 store as version 2, in memory (the file changes only with the next save)."""
+    if data["version"] == 1:
+        data["answers"] = {
+            image: {cls: {"answer": value, "by": "unknown", "seconds": None, "at": None}
+                    for cls, value in row.items()}
+            for image, row in data["answers"].items()
+        }
+        data["version"] = VERSION
+    return data
 
 
 class AnswerStore:
@@ -115,10 +146,14 @@ class AnswerStore:
         path = Path(path)
         if path.exists() and not overwrite:
             raise StoreError(f"{path} already exists; open it with AnswerStore.load or pass overwrite=True.")
-        if n_images < 1:
-            raise StoreError(f"n_images must be >= 1; got {n_images}.")
+        if not isinstance(n_images, (int, np.integer)) or isinstance(n_images, bool) or n_images < 1:
+            raise StoreError(f"n_images must be an integer >= 1; got {n_images!r}.")
         if image_names is not None and len(image_names) != n_images:
             raise StoreError(f"image_names has {len(image_names)} entries for {n_images} images.")
+        try:
+            meta = json.loads(json.dumps(meta or {}))
+        except (TypeError, ValueError) as exc:
+            raise StoreError(f"meta must be JSON-serializable: {exc}.") from None
         data = {
             "format": FORMAT,
             "version": VERSION,
@@ -131,35 +166,67 @@ class AnswerStore:
             "initial": [],
             "pending": {"queries": [], "images": []},
             "history": [],
-            "meta": meta or {},
+            "meta": meta,
         }
         store = cls(path, data)
         if labels:
             store._check_images(labels.keys(), "labels")
             data["labels"] = {str(int(i)): _encode_mask(m) for i, m in labels.items()}
             data["initial"] = sorted(int(i) for i in labels)
+        try:
+            check_store(data)
+        except StoreProblem as problem:
+            raise StoreError(f"cannot create {path}: {problem}.") from None
         store.save()
         return store
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "AnswerStore":
-        """Open a store written by :meth:`save`."""
+        """Open a store written by :meth:`save`, after validating the whole file.
+
+        Raises
+        ------
+        StoreError
+            The file is missing, unreadable, not UTF-8 JSON, has a key twice in one object, or
+            anything in it is invalid or inconsistent; the message names the file and the key
+            (e.g. ``answers["17"]["3"]``). The file is left as it is.
+        """
         path = Path(path)
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
+            raw = path.read_bytes()
         except FileNotFoundError:
             raise StoreError(f"no answer store at {path}.") from None
-        except json.JSONDecodeError as exc:
-            raise StoreError(f"{path} is not valid JSON ({exc}); it was not written by alsel.") from exc
-        if not isinstance(data, dict) or data.get("format") != FORMAT:
-            raise StoreError(f"{path} is not an alsel answer store (no format {FORMAT!r}).")
-        if data.get("version") != VERSION:
-            raise StoreError(f"{path} has store version {data.get('version')}; this alsel reads {VERSION}.")
-        return cls(path, data)
+        except OSError as exc:
+            raise StoreError(f"cannot read the answer store {path}: {exc.strerror or exc}.") from None
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise StoreError(f"{path} is not UTF-8 text (byte {exc.start}); it was not written by alsel, "
+                             "or was damaged. The file was not changed.") from None
+        try:
+            data = parse_json(text)
+            check_store(data)
+        except (json.JSONDecodeError, RecursionError) as exc:
+            raise StoreError(f"{path} is not valid JSON ({exc}); it was not written by alsel, or was "
+                             "damaged. The file was not changed.") from None
+        except StoreProblem as problem:
+            raise StoreError(f"{path}: {problem}. The store was refused and the file not changed; "
+                             "restore it from a copy or fix that entry.") from None
+        return cls(path, _upgrade(data))
 
     def save(self) -> None:
         """Write the store atomically (temporary file, fsync, rename)."""
         atomic_write_text(self.path, json.dumps(self._data, separators=(",", ":")))
+
+    def _commit(self, undo: Callable[[], None], save: bool) -> None:
+        """Save a change; if the write fails, undo it in memory too, so memory matches the file."""
+        if not save:
+            return
+        try:
+            self.save()
+        except BaseException:
+            undo()
+            raise
 
     # ------------------------------------------------------------------ reading
     @property
@@ -206,24 +273,39 @@ class AnswerStore:
     def in_round(self) -> bool:
         return bool(self._data["pending"]["queries"] or self._data["pending"]["images"])
 
+    def _entry(self, image: int, cls: int) -> dict | None:
+        return self._data["answers"].get(str(image), {}).get(str(cls))
+
     def state(self, image: int, cls: int) -> str:
         """``"present"``, ``"absent"`` or ``"unknown"`` for one pair."""
-        value = self._data["answers"].get(str(int(image)), {}).get(str(int(cls)))
-        return UNANSWERED if value is None else (PRESENT if value == "yes" else ABSENT)
+        ((image, cls),) = self.check_pairs([(image, cls)], "state")
+        entry = self._entry(image, cls)
+        return UNANSWERED if entry is None else (PRESENT if entry["answer"] == "yes" else ABSENT)
+
+    def provenance(self, image: int, cls: int) -> dict | None:
+        """Who answered a pair, how long it took, and when: ``{"answer": "yes" | "no", "by": str,
+        "seconds": float | None, "at": ISO 8601 UTC str | None}``, or None if unanswered.
+        (``seconds`` is None when not measured; ``at`` is None for answers kept from a
+        version-1 store, whose ``by`` is ``"unknown"``.)"""
+        ((image, cls),) = self.check_pairs([(image, cls)], "provenance")
+        entry = self._entry(image, cls)
+        return None if entry is None else dict(entry)
 
     def answers(self) -> dict[tuple[int, int], bool]:
         """Every answered pair: {(image, class): present}."""
         return {
-            (int(i), int(c)): value == "yes"
+            (int(i), int(c)): entry["answer"] == "yes"
             for i, row in self._data["answers"].items()
-            for c, value in row.items()
+            for c, entry in row.items()
         }
 
     def answer_matrix(self) -> np.ndarray:
         """int8 (n_images, n_classes): 1 present, 0 absent, -1 unknown."""
         matrix = np.full((self.n_images, self.n_classes), UNKNOWN, dtype=np.int8)
-        for (i, c), present in self.answers().items():
-            matrix[i, c] = 1 if present else 0
+        answers = self.answers()
+        if answers:
+            pairs = np.array(list(answers), dtype=np.int64)
+            matrix[pairs[:, 0], pairs[:, 1]] = np.fromiter(answers.values(), dtype=np.int8, count=len(answers))
         return matrix
 
     @property
@@ -248,7 +330,7 @@ class AnswerStore:
 
     def unanswered_pending(self) -> list[tuple[int, int]]:
         """Pending queries that still have no answer."""
-        return [(i, c) for i, c in self.pending_queries if self.state(i, c) == UNANSWERED]
+        return [(i, c) for i, c in self.pending_queries if self._entry(i, c) is None]
 
     def unlabeled_pending(self) -> list[int]:
         """Pending images that still have no pixel labels."""
@@ -259,46 +341,158 @@ class AnswerStore:
         bad = [i for i in images if not _is_index(i, self.n_images)]
         if bad:
             raise StoreError(
-                f"{what}: unknown image id(s) {bad[:5]}; ids must be integers 0..{self.n_images - 1}."
+                f"{what}: unknown image id(s) {_show(bad)}; ids must be integers 0..{self.n_images - 1}."
             )
 
     def check_pairs(self, pairs: Iterable[tuple[Any, Any]], what: str = "pairs") -> list[tuple[int, int]]:
         """Validate (image, class) pairs; returns them as ints or raises StoreError."""
         pairs = list(pairs)
+        malformed = [p for p in pairs if not _is_tuple(p, 2)]
+        if malformed:
+            raise StoreError(f"{what}: each pair must be (image, class); got {_show(malformed)}.")
         self._check_images([i for i, _ in pairs], what)
         bad = [c for _, c in pairs if not _is_index(c, self.n_classes)]
         if bad:
             raise StoreError(
-                f"{what}: unknown class id(s) {bad[:5]}; ids must be integers 0..{self.n_classes - 1}."
+                f"{what}: unknown class id(s) {_show(bad)}; ids must be integers 0..{self.n_classes - 1}."
             )
         return [(int(i), int(c)) for i, c in pairs]
 
     # ------------------------------------------------------------------ changes (each saved)
-    def record(self, answers: Iterable[tuple[int, int, bool]], *, save: bool = True) -> int:
+    def record(
+        self,
+        answers: Iterable[tuple[int, int, bool]],
+        *,
+        by: str = "unknown",
+        seconds: float | Sequence[float | None] | None = None,
+        save: bool = True,
+    ) -> int:
         """Record yes/no answers ``(image, class, present)``; all are checked before any is kept.
 
-        Answering a pair again replaces the earlier answer. Returns how many were recorded.
+        Parameters
+        ----------
+        answers : iterable of (image, class, present)
+            ``present`` is a bool. One call may not give a pair two different answers.
+        by : str
+            Who answered (a person's name, ``"simulated"``, ``"terminal"``, ``"csv"``, ...).
+        seconds : float, sequence of float or None, or None
+            How long the answer took: one number for every answer of the call, or one per answer
+            (None where not measured); each finite and >= 0.
+        save : bool
+            Write the store now (atomically); False leaves that to a later :meth:`save`.
+
+        Returns
+        -------
+        int
+            How many pairs got a new answer: unanswered before, or answered differently (the
+            new answer and its provenance replace the old). Giving a pair the answer it already
+            has changes nothing (its provenance stays that of the first time) and is not counted.
         """
         answers = list(answers)
+        malformed = [a for a in answers if not _is_tuple(a, 3)]
+        if malformed:
+            raise StoreError(f"answers: each must be (image, class, present); got {_show(malformed)}.")
         pairs = self.check_pairs([(i, c) for i, c, _ in answers], "answers")
         bad = [v for *_, v in answers if not isinstance(v, (bool, np.bool_))]
         if bad:
-            raise StoreError(f"answers: values must be True (present) or False (absent); got {bad[:5]}.")
-        for (i, c), (*_, present) in zip(pairs, answers):
-            self._data["answers"].setdefault(str(i), {})[str(c)] = "yes" if present else "no"
-        if save and answers:
-            self.save()
-        return len(answers)
+            raise StoreError(f"answers: values must be True (present) or False (absent); got {_show(bad)}.")
+        if not isinstance(by, str) or not by.strip():
+            raise StoreError(f"by must be a non-empty string naming who answered; got {by!r}.")
+        times = _seconds(seconds, len(answers))
+        given: dict[tuple[int, int], bool] = {}
+        for pair, (*_, present) in zip(pairs, answers):
+            if given.setdefault(pair, bool(present)) != bool(present):
+                raise StoreError(f"answers: pair {pair} is given both yes and no in one call; nothing was recorded.")
+        at = _now()
+        changes = {}
+        for pair, (*_, present), took in zip(pairs, answers, times):
+            value = "yes" if present else "no"
+            old = self._entry(*pair)
+            if (old is None or old["answer"] != value) and pair not in changes:
+                changes[pair] = (old, {"answer": value, "by": by, "seconds": took, "at": at})
+        table = self._data["answers"]
+        for (i, c), (_, entry) in changes.items():
+            table.setdefault(str(i), {})[str(c)] = entry
+
+        def undo() -> None:
+            for (i, c), (old, _) in changes.items():
+                if old is None:
+                    del table[str(i)][str(c)]
+                    if not table[str(i)]:
+                        del table[str(i)]
+                else:
+                    table[str(i)][str(c)] = old
+
+        if changes:
+            self._commit(undo, save)
+        return len(changes)
+
+    def retract(self, pairs: Iterable[tuple[int, int]], *, save: bool = True) -> int:
+        """Remove the answers of ``(image, class)`` pairs (undo); they become unanswered again.
+
+        Every pair must be answered and listed once; all are checked before any is removed.
+        Returns the number of answers removed.
+        """
+        pairs = self.check_pairs(pairs, "retract")
+        if len(set(pairs)) != len(pairs):
+            twice = sorted({p for p in pairs if pairs.count(p) > 1})
+            raise StoreError(f"retract: pair(s) {_show(twice)} listed more than once; nothing was removed.")
+        unanswered = [p for p in pairs if self._entry(*p) is None]
+        if unanswered:
+            raise StoreError(f"retract: pair(s) {_show(unanswered)} have no answer to retract; nothing was removed.")
+        table = self._data["answers"]
+        removed = {p: table[str(p[0])].pop(str(p[1])) for p in pairs}
+        emptied = [i for i in {str(i) for i, _ in pairs} if not table[i]]
+        for i in emptied:
+            del table[i]
+
+        def undo() -> None:
+            for (i, c), entry in removed.items():
+                table.setdefault(str(i), {})[str(c)] = entry
+
+        if pairs:
+            self._commit(undo, save)
+        return len(pairs)
 
     def add_labels(self, labels: Mapping[int, np.ndarray], *, save: bool = True) -> None:
         """Store pixel labels (id -> 2-D mask) for images annotated at the pixel level."""
         self._check_images(labels.keys(), "labels")
+        queried = sorted({int(i) for i, _ in self.pending_queries} & {int(i) for i in labels})
+        if queried:
+            raise StoreError(f"labels: image(s) {_show(queried)} have pending yes/no queries; finish "
+                             "the round before labelling them.")
         encoded = {str(int(i)): _encode_mask(m) for i, m in labels.items()}
-        self._data["labels"].update(encoded)
-        for i in labels:
-            self._labels_cache.pop(int(i), None)
-        if save:
-            self.save()
+        table = self._data["labels"]
+        old = {i: table.get(i) for i in encoded}
+        table.update(encoded)
+        self._labels_cache.clear()
+
+        def undo() -> None:
+            for i, entry in old.items():
+                if entry is None:
+                    del table[i]
+                else:
+                    table[i] = entry
+            self._labels_cache.clear()
+
+        self._commit(undo, save)
+
+    def _check_row(self, row: dict, what: str) -> dict:
+        if not isinstance(row, Mapping):
+            raise StoreError(f"{what}: a result row must be a dict; got {type(row).__name__}.")
+        row = dict(row)
+        iteration, rows = self.iteration, len(self._data["history"])
+        if rows != iteration:
+            raise StoreError(f"{what}: the store has {rows} result rows at iteration {iteration}; "
+                             "a row is added once per round, when it begins (or once after the last).")
+        if "iteration" in row and (not _is_index(row["iteration"], iteration + 1)
+                                   or int(row["iteration"]) != iteration):
+            raise StoreError(f"{what}: the row says iteration {row['iteration']!r}; the store is at {iteration}.")
+        try:
+            json.dumps(row)
+        except (TypeError, ValueError) as exc:
+            raise StoreError(f"{what}: the row is not JSON-serializable ({exc}).") from None
+        return row
 
     def begin_round(
         self,
@@ -307,20 +501,50 @@ class AnswerStore:
         *,
         row: dict | None = None,
     ) -> None:
-        """Start a round: remember what will be asked and append ``row`` to the history."""
+        """Start a round: remember what will be asked and append ``row`` to the history.
+
+        A store keeps either no result rows or one per round, so once it has rows every round
+        needs one (``row["iteration"]``, if given, must be the store's iteration).
+        """
         if self.in_round:
             raise StoreError("a round is already in progress; finish it with end_round() first.")
         queries = self.check_pairs(queries, "queries")
+        images = list(images)
         self._check_images(images, "images")
-        self._data["pending"] = {"queries": [list(q) for q in queries], "images": [int(i) for i in images]}
+        images = [int(i) for i in images]
+        if len(set(queries)) != len(queries) or len(set(images)) != len(images):
+            raise StoreError("begin_round: a query or image is listed twice.")
+        labelled = {int(i) for i in self._data["labels"]}
+        on_labelled = sorted({i for i, _ in queries} & labelled)
+        if on_labelled:
+            raise StoreError(f"queries: image(s) {_show(on_labelled)} have pixel labels; yes/no queries "
+                             "are for unlabelled images.")
+        in_initial = sorted(set(images) & set(self._data["initial"]))
+        if in_initial:
+            raise StoreError(f"images: image(s) {_show(in_initial)} belong to the initial set L.")
         if row is not None:
-            self._data["history"].append(dict(row))
-        self.save()
+            row = self._check_row(row, "begin_round")
+        elif self._data["history"]:
+            raise StoreError("begin_round: this store keeps a result row per round; pass row=.")
+        old_pending = self._data["pending"]
+        self._data["pending"] = {"queries": [list(q) for q in queries], "images": images}
+        if row is not None:
+            self._data["history"].append(row)
+
+        def undo() -> None:
+            self._data["pending"] = old_pending
+            if row is not None:
+                self._data["history"].pop()
+
+        self._commit(undo, True)
 
     def add_row(self, row: dict) -> None:
         """Append a result row (the final evaluation after the last round)."""
-        self._data["history"].append(dict(row))
-        self.save()
+        if self.in_round:
+            raise StoreError("add_row: a round is in progress; its row was added by begin_round.")
+        row = self._check_row(row, "add_row")
+        self._data["history"].append(row)
+        self._commit(self._data["history"].pop, True)
 
     def end_round(self) -> None:
         """Close the round: every pending query answered and every pending image labelled."""
@@ -330,9 +554,19 @@ class AnswerStore:
                 f"the round is not complete: {len(missing_q)} queries unanswered, "
                 f"{len(missing_i)} images without pixel labels."
             )
+        rows, iteration = len(self._data["history"]), self.iteration
+        if rows and rows != iteration + 1:
+            raise StoreError(f"end_round: no round to close (iteration {iteration}, {rows} result rows); "
+                             "begin_round() starts one.")
+        old_pending = self._data["pending"]
         self._data["pending"] = {"queries": [], "images": []}
         self._data["iteration"] += 1
-        self.save()
+
+        def undo() -> None:
+            self._data["pending"] = old_pending
+            self._data["iteration"] -= 1
+
+        self._commit(undo, True)
 
 
 def _is_index(value: Any, size: int) -> bool:
@@ -341,3 +575,32 @@ def _is_index(value: Any, size: int) -> bool:
     if isinstance(value, (int, np.integer)):
         return 0 <= int(value) < size
     return False
+
+
+def _is_tuple(value: Any, n: int) -> bool:
+    return isinstance(value, (tuple, list)) and len(value) == n
+
+
+def _show(values: list) -> str:
+    """At most five values, as plain Python (``2``, not ``np.int64(2)``)."""
+    shown = [v.item() if isinstance(v, np.generic) else v for v in values[:5]]
+    return repr(shown)[1:-1] + (f" ... ({len(values)} in all)" if len(values) > 5 else "")
+
+
+def _seconds(seconds: Any, n: int) -> list[float | None]:
+    """``seconds`` of :meth:`AnswerStore.record` as one value (or None) per answer."""
+    def one(value: Any) -> float | None:
+        if value is None:
+            return None
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+            raise StoreError(f"seconds must be numbers (or None); got {value!r}.")
+        value = float(value)
+        if not math.isfinite(value) or value < 0:
+            raise StoreError(f"seconds must be finite and >= 0; got {value}.")
+        return value
+
+    if seconds is None or not isinstance(seconds, (Sequence, np.ndarray)) or isinstance(seconds, str):
+        return [one(seconds)] * n
+    if len(seconds) != n:
+        raise StoreError(f"seconds has {len(seconds)} values for {n} answers; give one per answer or one for all.")
+    return [one(v) for v in seconds]
