@@ -521,3 +521,13 @@ def test_loading_a_full_store_is_quick_enough_to_count(tmp_path):
     assert again.n_answers == 1160 * 19 and math.isclose(again.provenance(41, 0)["seconds"], 1.0)
     assert again.answer_matrix()[41, 0] == 1 and again.answer_matrix()[40, 0] == 0
     assert datetime.fromisoformat(again.provenance(41, 0)["at"].replace("Z", "+00:00")) <= datetime.now(timezone.utc)
+
+
+def test_reading_a_store_needs_no_torch():
+    """The web app and the Label Studio import open stores; they must not pull in torch."""
+    import subprocess
+    import sys
+
+    code = "import sys, alsel.loop.store, alsel.loop.oracles; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

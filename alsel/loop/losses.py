@@ -20,8 +20,7 @@ import torch.nn.functional as F
 
 #: Label of pixels without a label (images known only by yes/no answers).
 IGNORE = -100
-#: Code of an unanswered pair in answer matrices (1 = present, 0 = absent).
-UNKNOWN = -1
+from .store import UNKNOWN  # noqa: F401  (1 present, 0 absent, UNKNOWN unanswered)
 
 
 def lse_pool(scores: torch.Tensor, r: float) -> torch.Tensor:

@@ -45,11 +45,13 @@ from typing import Any
 
 import numpy as np
 
-from .losses import UNKNOWN
 from .store_check import FORMAT, StoreProblem, check_store, parse_json
 
 VERSION = 2
 PRESENT, ABSENT, UNANSWERED = "present", "absent", "unknown"
+#: Code of an unanswered pair in answer matrices (1 = present, 0 = absent). Defined here, not in
+#: the torch-side ``losses``, so that reading a store (the web app, Label Studio) needs no torch.
+UNKNOWN = -1
 
 
 class StoreError(ValueError):
