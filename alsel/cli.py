@@ -160,20 +160,39 @@ def _describe(selection: Selection) -> None:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     try:
-        from .loop.experiment import load_config, run_experiment, summarize
+        from .loop.experiment import kept, load_config, run_experiment, summarize
+        from .loop.locking import Busy
         from .loop.oracles import OracleStopped
         from tqdm import tqdm
     except ModuleNotFoundError as exc:
         raise _CliError(f"alsel run needs the 'loop' extra ({exc.name} is missing): "
                         "pip install 'alsel[loop]'.") from None
-    config = load_config(args.config)
+    config = load_config(args.config)  # every value checked before any file is written
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise _CliError(f"-o/--out: {args.out} exists and is not a folder; pass a folder for the run.")
     print(f"alsel run: writing to {args.out}/ (run again with the same --out to resume)", flush=True)
     progress = None if args.no_progress else (lambda total: tqdm(total=total, unit="round"))
     try:
-        rows = run_experiment(config, args.out, progress=progress)
+        rows = run_experiment(config, out, progress=progress)
+    except Busy as exc:
+        raise _CliError(str(exc)) from None
+    except PermissionError as exc:
+        raise _CliError(f"-o/--out: cannot write in {args.out} ({exc.strerror}: {exc.filename}); "
+                        "pass a folder you can write to.") from None
     except OracleStopped as exc:
         print(f"alsel run: stopped: {exc}", file=sys.stderr)
         return 3
+    except KeyboardInterrupt:
+        try:
+            totals = kept(out)
+            what = (f"{totals['answers']} answers, {totals['pixel_images']} pixel-labelled images and "
+                    f"{totals['rows']} evaluated rounds in {totals['stores']} stores under {out / 'stores'}")
+        except Exception as exc:  # the line must still come, whatever the stores hold
+            what = f"the answer stores under {out / 'stores'} ({exc})"
+        print(f"\nalsel run: interrupted; kept {what}: every answer given so far is stored. "
+              "Run the same command again to resume.", file=sys.stderr)
+        return 130
     profile = config["loop"]["cost_profile"]
     print(f"\n{'strategy':<16} {'iteration':>9} {'mIoU':>7} {'hours (' + profile + ')':>20}")
     for item in summarize(rows, profile):

@@ -47,7 +47,9 @@ lam = 0.05}``.
 Outputs in the output folder: ``results.csv`` (one row per strategy, seed and iteration),
 ``miou_vs_iteration.png``, ``miou_vs_hours.png``, ``config.json`` (the full config used) and
 ``stores/<label>-seed<k>.json`` (the answer stores). Running again with the same folder resumes;
-a folder holding a run of a different config is refused.
+a folder holding a run of a different config is refused, and so is a second process while a run
+holds the folder (:mod:`alsel.loop.locking`). Every value is checked (:func:`validate`) before
+anything is written.
 """
 
 from __future__ import annotations
@@ -58,6 +60,7 @@ import json
 import logging
 import math
 import os
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -99,22 +102,26 @@ def load_config(path: str | os.PathLike | None = None, overrides: dict | None = 
         path = Path(path)
         if not path.is_file():
             raise ConfigError(f"config file {path} does not exist.")
+        if path.suffix not in (".toml", ".json"):
+            raise ConfigError(f"{path}: a config must be a .toml or .json file.")
+        text = _read_text(path, "config file", "save it as UTF-8")
         if path.suffix == ".toml":
             try:
                 import tomllib
             except ModuleNotFoundError:  # Python 3.10
                 raise ConfigError(f"{path}: reading TOML needs Python 3.11; write the config as JSON.") from None
             try:
-                user = tomllib.loads(path.read_text())
+                user = tomllib.loads(text)
             except tomllib.TOMLDecodeError as exc:
                 raise ConfigError(f"{path}: invalid TOML: {exc}") from None
-        elif path.suffix == ".json":
+        else:
             try:
-                user = json.loads(path.read_text())
+                user = json.loads(text)
             except json.JSONDecodeError as exc:
                 raise ConfigError(f"{path}: invalid JSON: {exc}") from None
-        else:
-            raise ConfigError(f"{path}: a config must be a .toml or .json file.")
+            if not isinstance(user, dict):
+                raise ConfigError(f"{path}: a JSON config must be an object of sections, "
+                                  f'e.g. {{"loop": {{"iterations": 4}}}}; got {type(user).__name__}.')
     config = copy.deepcopy(DEFAULTS)
     for source in (user, overrides or {}):
         for section, values in source.items():
@@ -131,6 +138,16 @@ def load_config(path: str | os.PathLike | None = None, overrides: dict | None = 
     return config
 
 
+def _read_text(path: Path, what: str, fix: str) -> str:
+    """The UTF-8 text of ``path``; ConfigError naming the file otherwise."""
+    try:
+        return path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{what} {path} is not UTF-8 text (byte {exc.start}: {exc.reason}); {fix}.") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read {what} {path}: {exc.strerror or exc}.") from None
+
+
 def _check(condition: bool, message: str) -> None:
     if not condition:
         raise ConfigError(message)
@@ -140,8 +157,17 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+def _is_number(value: Any) -> bool:
+    """A finite real number (bool is not one)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
 def validate(config: dict) -> None:
-    """Raise :class:`ConfigError` naming the first key that cannot work."""
+    """Raise :class:`ConfigError` naming the first key whose value cannot work.
+
+    Every value is checked here, before any data is made or any file written; the parameters
+    of the "proposed" strategies go through the validators :func:`alsel.select` itself uses.
+    """
     data, loop, train = config["data"], config["loop"], config["train"]
     for key in ("size", "labeled", "unlabeled", "test"):
         _check(_is_int(data[key]) and data[key] >= 1, f"[data] {key} must be a positive integer; got {data[key]!r}.")
@@ -149,27 +175,37 @@ def validate(config: dict) -> None:
     for key in ("digits", "scale"):
         _check(isinstance(data[key], (list, tuple)) and len(data[key]) == 2 and all(map(_is_int, data[key])),
                f"[data] {key} must be [low, high] integers; got {data[key]!r}.")
+    low, high = data["digits"]
+    _check(1 <= low <= high, f"[data] digits must be [low, high] with 1 <= low <= high; got {data['digits']!r}.")
+    low, high = data["scale"]
+    _check(4 <= low <= high <= data["size"],
+           f"[data] scale must be [low, high] with 4 <= low <= high <= size ({data['size']}); got {data['scale']!r}.")
     for key in ("iterations", "budget", "c_max"):
         _check(_is_int(loop[key]) and loop[key] >= 1, f"[loop] {key} must be a positive integer; got {loop[key]!r}.")
     _check(_is_int(loop["pixel_budget"]) and loop["pixel_budget"] >= 0,
            f"[loop] pixel_budget must be an integer >= 0 (0 = unlabeled / iterations); got {loop['pixel_budget']!r}.")
-    _check(isinstance(loop["seeds"], list) and loop["seeds"] and all(map(_is_int, loop["seeds"])),
-           f"[loop] seeds must be a non-empty list of integers; got {loop['seeds']!r}.")
-    _check(loop["oracle"] in ORACLES, f"[loop] oracle must be one of {ORACLES}; got {loop['oracle']!r}.")
-    _check(loop["cost_profile"] in PROFILES,
+    seeds = loop["seeds"]
+    _check(isinstance(seeds, list) and seeds and all(_is_int(k) and k >= 0 for k in seeds),
+           f"[loop] seeds must be a non-empty list of integers >= 0; got {seeds!r}.")
+    _check(len(set(seeds)) == len(seeds), f"[loop] seeds must differ; got {seeds!r}.")
+    _check(isinstance(loop["strategies"], list) and loop["strategies"],
+           f"[loop] strategies must be a non-empty list; got {loop['strategies']!r}.")
+    _check(isinstance(loop["oracle"], str) and loop["oracle"] in ORACLES,
+           f"[loop] oracle must be one of {ORACLES}; got {loop['oracle']!r}.")
+    _check(isinstance(loop["cost_profile"], str) and loop["cost_profile"] in PROFILES,
            f"[loop] cost_profile must be one of {sorted(PROFILES)}; got {loop['cost_profile']!r}.")
-    _check(isinstance(loop["error_rate"], (int, float)) and 0 <= loop["error_rate"] <= 1,
-           f"[loop] error_rate must lie in [0, 1]; got {loop['error_rate']!r}.")
+    _check(_is_number(loop["error_rate"]) and 0 <= loop["error_rate"] <= 1,
+           f"[loop] error_rate must be a number in [0, 1]; got {loop['error_rate']!r}.")
     _check(_is_int(loop["threads"]) and loop["threads"] >= 0, f"[loop] threads must be an integer >= 0; got {loop['threads']!r}.")
-    _check(isinstance(train["background_weight"], (int, float)) and train["background_weight"] > 0,
-           f"[train] background_weight must be > 0; got {train['background_weight']!r}.")
-    _check(train["image_score"] in SCORES,
+    _check(_is_number(train["background_weight"]) and train["background_weight"] > 0,
+           f"[train] background_weight must be a number > 0; got {train['background_weight']!r}.")
+    _check(isinstance(train["image_score"], str) and train["image_score"] in SCORES,
            f"[train] image_score must be one of {SCORES}; got {train['image_score']!r}.")
     for key in ("steps", "epochs", "batch_size", "width"):
         _check(_is_int(train[key]) and train[key] >= 1, f"[train] {key} must be a positive integer; got {train[key]!r}.")
     for key in ("lr", "r"):
-        _check(isinstance(train[key], (int, float)) and train[key] > 0, f"[train] {key} must be > 0; got {train[key]!r}.")
-    _check(isinstance(train["beta"], (int, float)) and train["beta"] >= 0, f"[train] beta must be >= 0; got {train['beta']!r}.")
+        _check(_is_number(train[key]) and train[key] > 0, f"[train] {key} must be a number > 0; got {train[key]!r}.")
+    _check(_is_number(train["beta"]) and train["beta"] >= 0, f"[train] beta must be a number >= 0; got {train['beta']!r}.")
     specs = strategy_specs(config)
     labels = [label for label, *_ in specs]
     duplicates = sorted({label for label in labels if labels.count(label) > 1})
@@ -180,8 +216,11 @@ def validate(config: dict) -> None:
                           "drop them or use oracle = 'simulated'.")
 
 
+_LABEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]*")
+
+
 def strategy_specs(config: dict) -> list[tuple[str, str, dict]]:
-    """(label, name, parameters) of each configured strategy."""
+    """(label, name, parameters) of each configured strategy, every parameter checked."""
     specs = []
     for entry in config["loop"]["strategies"]:
         if isinstance(entry, str):
@@ -190,18 +229,68 @@ def strategy_specs(config: dict) -> list[tuple[str, str, dict]]:
                f"[loop] strategies: each entry is a name or a table with 'name'; got {entry!r}.")
         entry = dict(entry)
         name = entry.pop("name")
-        _check(name in STRATEGIES, f"[loop] strategies: unknown strategy {name!r}; choose from {sorted(STRATEGIES)}.")
-        label = str(entry.pop("label", name))
+        _check(isinstance(name, str) and name in STRATEGIES,
+               f"[loop] strategies: unknown strategy {name!r}; choose from {sorted(STRATEGIES)}.")
+        label = entry.pop("label", name)
+        # The label names the store file (stores/<label>-seed<k>.json) and the results' rows.
+        _check(isinstance(label, str) and _LABEL.fullmatch(label) is not None,
+               f"[loop] strategies: label {label!r} must be a name of letters, digits and . _ + - "
+               "(it names a file); e.g. 'proposed-log'.")
         params = {}
         if name == "proposed":
-            params = {**config["proposed"], **entry}
-            unknown = set(params) - set(DEFAULTS["proposed"])
+            unknown = set(entry) - set(DEFAULTS["proposed"])
             _check(not unknown, f"[loop] strategy {label!r}: unknown parameter(s) {sorted(unknown)}; "
                                 f"valid: {sorted(DEFAULTS['proposed'])}.")
+            params = {**config["proposed"], **entry}
+            _check_proposed(params, lambda key, label=label, own=set(entry): (
+                f"[loop] strategy {label!r}: {key}" if key in own else f"[proposed] {key}"))
         else:
             _check(not entry, f"[loop] strategy {label!r} takes no parameters; got {sorted(entry)}.")
         specs.append((label, name, params))
     return specs
+
+
+def _check_proposed(params: dict, where: Callable[[str], str]) -> None:
+    """Check the parameters of a "proposed" strategy with the validators of :func:`alsel.select`
+    and :mod:`alsel.scores`; ``where(key)`` says where in the config a key was set."""
+    from .. import scores, solvers
+    from .._validation import as_nonnegative_float, check_choice
+    from ..formulations import FORMULATIONS, INTEGRAL_FORMULATIONS
+    from ..pipeline import DEFAULT_SOLVER, _rounding_for
+
+    def check(key: str, test: Callable[[], Any]) -> None:
+        try:
+            test()
+        except (ValueError, TypeError, ImportError) as exc:  # ImportError: SolverUnavailable
+            raise ConfigError(f"{where(key)}: {exc}") from None
+
+    def positive(value: Any) -> None:
+        if not _is_number(value) or value <= 0:
+            raise ValueError(f"must be a finite number > 0; got {value!r}.")
+
+    check("lam", lambda: as_nonnegative_float(params["lam"], "lam"))
+    check("alpha", lambda: positive(params["alpha"]))
+    check("g_mapping", lambda: check_choice(params["g_mapping"], "g_mapping", scores.G_MAPPINGS))
+    check("r_mapping", lambda: check_choice(params["r_mapping"], "r_mapping", scores.R_MAPPINGS))
+    formulation = params["formulation"]
+    check("formulation", lambda: formulation in (None, "none")
+          or check_choice(formulation, "formulation", ["none", *FORMULATIONS]))
+    formulation = None if formulation == "none" else formulation
+    integral = formulation in INTEGRAL_FORMULATIONS
+    check("rounding", lambda: _rounding_for(formulation, params["rounding"], integral))
+    solver = params["solver"]
+    if formulation is None:
+        _check(solver is None, f"{where('solver')}: solver {solver!r} has no effect without a relaxation "
+                               "(formulation 'none'); drop it, or set a formulation such as 'symmetric'.")
+        return
+
+    def check_solver() -> None:
+        backend = solvers.require(DEFAULT_SOLVER if solver is None else solver)
+        solvers.check_options(backend, None, mip=integral)
+        if formulation == "qp":
+            solvers.check_qp(backend)
+
+    check("solver", check_solver)
 
 
 def _pixel_budget(config: dict) -> int:
@@ -232,25 +321,60 @@ def run_experiment(config: dict, out: str | os.PathLike,
                    progress: Callable[[int], Any] | None = None, plots: bool = True) -> list[dict]:
     """Run (or resume) every strategy x seed of ``config``; write results.csv and the plots.
 
-    ``progress(total)`` may return a tqdm-like object with ``update()``; it is ticked once per
-    evaluated round. Returns all result rows.
+    The output folder is locked for the whole run (:func:`alsel.loop.locking.hold`): a second
+    process on the same folder gets :class:`~alsel.loop.locking.Busy` at once, before it reads or
+    writes anything there. ``progress(total)`` may return a tqdm-like object with ``update()``;
+    it is ticked once per evaluated round. Returns all result rows.
     """
+    from .locking import hold
+
+    validate(config)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    with hold(out, "run folder"):
+        _claim_folder(out, config)
+        return _run_locked(config, out, progress, plots)
+
+
+def _claim_folder(out: Path, config: dict) -> None:
+    """Write config.json into a new run folder, or check that the folder holds this config's run.
+
+    Called with the folder's lock held, so no other process can write config.json between the
+    check and the write.
+    """
+    saved = out / "config.json"
+    fix = "use another output folder, or delete it to start over"
+    if not saved.exists():
+        if (out / "stores").exists():
+            raise ConfigError(f"{out} holds answer stores (stores/) but no config.json; {fix}.")
+        atomic_write_text(saved, json.dumps(config, indent=2))
+        return
+    text = _read_text(saved, "the run's config", fix)
+    try:
+        previous = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{saved} is not valid JSON ({exc}), so the run in {out} cannot be checked "
+                          f"against this config; {fix}.") from None
+    if not isinstance(previous, dict):
+        raise ConfigError(f"{saved} does not hold a config (a JSON object; got {type(previous).__name__}); "
+                          f"{fix}.")
+    current = json.loads(json.dumps(config))  # as it would be saved: tuples become lists
+    if previous != current:
+        changed = sorted(f"[{section}] {key}" for section, values in current.items() for key in values
+                         if not isinstance(previous.get(section), dict)
+                         or previous[section].get(key, ...) != values[key])
+        raise ConfigError(f"{out} holds a run of a different config ({saved}; differs in "
+                          f"{', '.join(changed) or 'its sections'}); {fix}.")
+
+
+def _run_locked(config: dict, out: Path, progress: Callable[[int], Any] | None,
+                plots: bool) -> list[dict]:
     import torch
 
     from .loop import ActiveLearningLoop, LoopSettings
     from .model import TinyUNet
     from .oracles import OracleStopped
 
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    saved = out / "config.json"
-    if saved.exists():
-        previous = json.loads(saved.read_text())
-        if previous != json.loads(json.dumps(config)):
-            raise ConfigError(f"{out} holds a run of a different config ({saved}); use another output "
-                              "folder, or delete it to start over.")
-    else:
-        atomic_write_text(saved, json.dumps(config, indent=2))
     if config["loop"]["threads"]:
         torch.set_num_threads(config["loop"]["threads"])
     specs = strategy_specs(config)
@@ -263,40 +387,42 @@ def run_experiment(config: dict, out: str | os.PathLike,
     total = len(specs) * len(loop_cfg["seeds"]) * (loop_cfg["iterations"] + 1)
     bar = progress(total) if progress is not None else None
     stopped = None
-    for seed in loop_cfg["seeds"]:
-        pool, test = _datasets(config, seed)
-        n_labeled = config["data"]["labeled"]
-        for label, name, params in specs:
-            store_path = out / "stores" / f"{label}-seed{seed}.json"
-            if store_path.exists():
-                store = AnswerStore.load(store_path)
-            else:
-                store = AnswerStore.create(
-                    store_path, len(pool), CLASS_NAMES,
-                    labels={i: pool.masks[i] for i in range(n_labeled)},
-                    meta={"strategy": label, "seed": seed})
-            loop = ActiveLearningLoop(
-                store, make_strategy(name, **params), _oracle(config, pool, out, label, seed, store),
-                pool.images, test.images, test.masks,
-                lambda: TinyUNet(1, N_LABELS, train_cfg["width"]),
-                LoopSettings(seed=seed, label=label, **settings_common), n_labels=N_LABELS)
-            if bar is not None:
-                bar.update(len(store.history))  # rounds evaluated before a resume
-                if hasattr(bar, "set_postfix_str"):
-                    bar.set_postfix_str(f"{label} seed {seed}")
+    try:
+        for seed in loop_cfg["seeds"]:
+            pool, test = _datasets(config, seed)
+            n_labeled = config["data"]["labeled"]
+            for label, name, params in specs:
+                store_path = out / "stores" / f"{label}-seed{seed}.json"
+                if store_path.exists():
+                    store = AnswerStore.load(store_path)
+                else:
+                    store = AnswerStore.create(
+                        store_path, len(pool), CLASS_NAMES,
+                        labels={i: pool.masks[i] for i in range(n_labeled)},
+                        meta={"strategy": label, "seed": seed})
+                loop = ActiveLearningLoop(
+                    store, make_strategy(name, **params), _oracle(config, pool, out, label, seed, store),
+                    pool.images, test.images, test.masks,
+                    lambda: TinyUNet(1, N_LABELS, train_cfg["width"]),
+                    LoopSettings(seed=seed, label=label, **settings_common), n_labels=N_LABELS)
+                if bar is not None:
+                    bar.update(len(store.history))  # rounds evaluated before a resume
+                    if hasattr(bar, "set_postfix_str"):
+                        bar.set_postfix_str(f"{label} seed {seed}")
 
-            def tick(row, bar=bar):
-                if bar is not None and row is not None:
-                    bar.update(1)
-            try:
-                loop.run(progress=tick)
-            except OracleStopped as exc:
-                stopped = exc
+                def tick(row, bar=bar):
+                    if bar is not None and row is not None:
+                        bar.update(1)
+                try:
+                    loop.run(progress=tick)
+                except OracleStopped as exc:
+                    stopped = exc
+                    break
+            if stopped is not None:
                 break
-        if stopped is not None:
-            break
-    if bar is not None and hasattr(bar, "close"):
-        bar.close()
+    finally:
+        if bar is not None and hasattr(bar, "close"):
+            bar.close()
     rows = collect_rows(out)
     write_results(rows, out / "results.csv")
     if plots and rows:
@@ -304,6 +430,19 @@ def run_experiment(config: dict, out: str | os.PathLike,
     if stopped is not None:
         raise stopped
     return rows
+
+
+def kept(out: str | os.PathLike) -> dict[str, int]:
+    """What the stores under ``out/stores`` hold: ``stores``, ``answers``, ``rows`` (evaluated
+    rounds) and ``pixel_images`` (images labelled by pixel-level strategies, L not counted)."""
+    totals = {"stores": 0, "answers": 0, "rows": 0, "pixel_images": 0}
+    for path in sorted((Path(out) / "stores").glob("*.json")):
+        store = AnswerStore.load(path)
+        totals["stores"] += 1
+        totals["answers"] += store.n_answers
+        totals["rows"] += len(store.history)
+        totals["pixel_images"] += len(store.labeled_images()) - len(store.initial_images)
+    return totals
 
 
 def collect_rows(out: Path) -> list[dict]:
@@ -347,38 +486,61 @@ def summarize(rows: list[dict], cost_profile: str = "cityscapes") -> list[dict]:
     return summary
 
 
+_KINDS = {"binary": ("B", "binary feedback: yes/no answers"), "pixel": ("P", "pixel labels: whole images")}
+
+
 def plot_results(rows: list[dict], out: Path, cost_profile: str = "cityscapes") -> list[Path]:
-    """mIoU against iteration and against annotation hours (log scale), one line a strategy."""
+    """mIoU against iteration and against annotation hours (log scale), one line a strategy.
+
+    Lines are marked (B) for binary feedback (solid) and (P) for pixel labels (dashed); with more
+    than one seed the band is ± one standard deviation over the seeds.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
+    from matplotlib.ticker import MaxNLocator
 
     summary = summarize(rows, cost_profile)
     strategies = list(dict.fromkeys(s["strategy"] for s in summary))
+    seeds = len({row["seed"] for row in rows})
+    runs = f"{seeds} seed{'s' if seeds > 1 else ''}" + (", mean ± std" if seeds > 1 else "")
     paths = []
-    for x_key, xlabel, name in (
-        ("iteration", "active-learning iteration", "miou_vs_iteration.png"),
-        ("hours", f"cumulative annotation hours (Table 1, {cost_profile} profile)", "miou_vs_hours.png"),
+    for x_key, xlabel, title, name in (
+        ("iteration", "active-learning iteration", "Test mIoU after each round", "miou_vs_iteration.png"),
+        ("hours", f"cumulative annotation hours (Table 1, {cost_profile} profile)",
+         "Test mIoU against annotation time", "miou_vs_hours.png"),
     ):
-        fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=100)
+        fig, ax = plt.subplots(figsize=(6.4, 4.6), dpi=100)
+        kinds = []
         for strategy in strategies:
             pts = [s for s in summary if s["strategy"] == strategy]
+            kind = pts[0]["kind"]
+            kinds.append(kind)
             x = np.array([p[x_key] for p in pts], dtype=float)
             y = np.array([p["miou"] for p in pts])
             err = np.array([p["miou_std"] for p in pts])
-            style = "--" if pts[0]["kind"] == "pixel" else "-"
+            style = "--" if kind == "pixel" else "-"
             if x_key == "hours":
                 x = np.maximum(x, 1e-3)  # iteration 0 costs nothing; draw it at the left edge
-            ax.plot(x, y, style, marker="o", ms=3, label=f"{strategy} ({'P' if pts[0]['kind'] == 'pixel' else 'B'})")
+            ax.plot(x, y, style, marker="o", ms=3, label=f"{strategy} ({_KINDS.get(kind, (kind,))[0]})")
             if pts[0]["runs"] > 1:
                 ax.fill_between(x, y - err, y + err, alpha=0.15)
         if x_key == "hours":
             ax.set_xscale("log")
+        else:
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel(xlabel)
         ax.set_ylabel("test mIoU (%)")
+        ax.set_title(f"{title} ({runs})", fontsize=10)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
+        handles, labels = ax.get_legend_handles_labels()
+        for kind in dict.fromkeys(kinds):  # what (B) and (P) mean, as legend entries without a line
+            letter, meaning = _KINDS.get(kind, (kind, kind))
+            handles.append(Line2D([], [], linestyle="none"))
+            labels.append(f"({letter}) {meaning}")
+        ax.legend(handles, labels, fontsize=8)
         fig.tight_layout()
         path = Path(out) / name
         fig.savefig(path)
@@ -387,5 +549,5 @@ def plot_results(rows: list[dict], out: Path, cost_profile: str = "cityscapes") 
     return paths
 
 
-__all__ = ["DEFAULTS", "ConfigError", "load_config", "run_experiment", "summarize",
+__all__ = ["DEFAULTS", "ConfigError", "load_config", "validate", "run_experiment", "kept", "summarize",
            "plot_results", "write_results", "collect_rows", "BACKGROUND", "N_DIGIT_CLASSES"]

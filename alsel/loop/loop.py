@@ -26,7 +26,7 @@ import torch
 from .costs import cost_columns
 from .metrics import mean_iou, predict
 from .scoring import presence_and_features
-from .store import AnswerStore
+from .store import AnswerStore, StoreError
 from .strategies import Context, Strategy
 from .train import TrainConfig, train_model, training_set
 
@@ -77,6 +77,34 @@ class ActiveLearningLoop:
         self.test_images, self.test_masks = test_images, test_masks
         self.model_factory, self.settings, self.n_labels = model_factory, settings, n_labels
         self.on_step = on_step
+        self.check_store()
+
+    def check_store(self) -> None:
+        """Refuse a store whose position does not fit these settings (StoreError naming the file
+        and the key), rather than run rounds beyond the configured ones or append rows forever.
+
+        A run of ``iterations`` rounds passes through these states only: at iteration k <
+        iterations between rounds, k rows (iterations 0..k-1); in round k, k + 1 rows (0..k);
+        after the last round, ``iterations`` rows, then ``iterations + 1`` with the final one.
+        """
+        store, settings = self.store, self.settings
+        where, n = store.path, settings.iterations
+        fix = "it belongs to another run or was edited; use the run's own config, or another output folder"
+        if store.iteration > n or (store.iteration == n and store.in_round):
+            raise StoreError(
+                f"{where}: 'iteration' is {store.iteration}{' with a round pending' if store.in_round else ''}, "
+                f"but this run has {n} rounds (iterations = {n}); {fix}.")
+        history = store.history
+        got = [row.get("iteration") for row in history]
+        expected = store.iteration + 1 if store.in_round else store.iteration
+        if got not in (list(range(expected)), list(range(n + 1)) if store.iteration == n else None):
+            raise StoreError(
+                f"{where}: 'history' holds rows of iterations {got}, which does not fit 'iteration' "
+                f"{store.iteration} of a run of {n} rounds (expected {list(range(expected))}); {fix}.")
+        seeds = sorted({row.get("seed") for row in history} - {settings.seed})
+        if seeds:
+            raise StoreError(f"{where}: 'history' holds rows of seed(s) {seeds}, but this run's seed is "
+                             f"{settings.seed}; {fix}.")
 
     @property
     def done(self) -> bool:
@@ -178,6 +206,7 @@ class ActiveLearningLoop:
 
     def run(self, progress: Callable[[dict | None], None] | None = None) -> list[dict]:
         """Run rounds until done; returns the store's history."""
+        self.check_store()
         while not self.done:
             row = self.step()
             if progress is not None:
