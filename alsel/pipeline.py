@@ -16,7 +16,7 @@ from .formulations import FORMULATIONS, INTEGRAL_FORMULATIONS, build_lp
 from .problem import SelectionProblem
 from .bounds import lower_bound as combinatorial_lower_bound
 from .rounding import NEEDS_RELAXATION, ROUNDINGS
-from .selection import Selection
+from .selection import Selection, selection_status
 
 logger = logging.getLogger(__name__)
 
@@ -26,6 +26,13 @@ DEFAULT_FORMULATION = None
 DEFAULT_ROUNDING = {None: "greedy+local"}
 PAPER_ROUNDING = "topb"
 DEFAULT_SOLVER = "highs"
+#: The largest cost a relaxation's LP may carry: above it the solvers fail or lose the small
+#: costs entirely (HiGHS treats costs of 1e20 as infinite, OR-Tools PDLP refuses 1e50, PDLP's
+#: norms overflow near 1e154; HiGHS's own "large matrix value" is 1e15).
+LP_COST_LIMIT = 1e15
+#: Where a backend's LPSolution.info says why it stopped, for the message of a failed solve.
+_SOLVER_REASONS = ("model_status", "status_string", "termination", "clarabel_status",
+                   "cvxpy_status", "gurobi_status")
 
 
 def select(
@@ -127,6 +134,7 @@ def select(
     options = solvers.check_options(backend, solver_options, mip=integral)
     if time_limit is not None:
         options = solvers.check_options(backend, {**options, "time_limit": time_limit}, integral)
+    _check_lp_costs(problem, formulation)
 
     lp = build_lp(problem, formulation)
     if "working_set" not in options and solvers.working_set.applies(lp, backend):
@@ -138,9 +146,12 @@ def select(
     solved = time.perf_counter()
     logger.info("%s/%s: %s in %.3f s", solver, solution.algorithm, solution.status, solution.seconds)
     if solution.x is None:
+        reason = "; ".join(f"{key}: {solution.info[key]}" for key in _SOLVER_REASONS
+                           if solution.info.get(key) not in (None, ""))
         raise SolverError(
             f"solver {solver!r} returned no solution (status {solution.status!r}"
-            f"{', raise time_limit' if solution.status == 'time_limit' else ''})."
+            f"{'; ' + reason if reason else ''}"
+            f"{'; raise time_limit' if solution.status == 'time_limit' else ''})."
         )
 
     relaxed_M = None
@@ -167,8 +178,8 @@ def select(
     return _selection(
         problem, M, started,
         {"build": built - started, "solve": solved - built, "round": rounded - solved, "bound": bounded - rounded},
-        lower_bound=lower_bound, bound_source=bound_source, status=solution.status,
-        formulation=formulation, solver=solver, rounding=rounding_name, seed=seed,
+        lower_bound=lower_bound, bound_source=bound_source, solver_status=solution.status,
+        integral=integral, formulation=formulation, solver=solver, rounding=rounding_name, seed=seed,
         relaxed_M=relaxed_M, relaxation_value=float("nan") if integral else solution.objective,
         certificate=certificate, solution=solution,
         info={
@@ -219,23 +230,46 @@ def _select_without_relaxation(problem: SelectionProblem, rounding: str, seed: i
     bounded = time.perf_counter()
     return _selection(
         problem, M, started, {"build": 0.0, "solve": 0.0, "round": rounded - started, "bound": bounded - rounded},
-        lower_bound=lower_bound, bound_source=bound_source, status="heuristic",
-        formulation="none", solver="none", rounding=rounding, seed=seed,
+        lower_bound=lower_bound, bound_source=bound_source, solver_status="none",
+        integral=False, formulation="none", solver="none", rounding=rounding, seed=seed,
     )
 
 
+def _check_lp_costs(problem: SelectionProblem, formulation: str) -> None:
+    """ValueError naming G or lam * R when the relaxation's LP would carry costs above
+    LP_COST_LIMIT (its pair costs are lam * (r_ij + r_ji))."""
+    g_max = float(np.abs(problem.G).max())
+    r_values = problem.R.data if problem.R_is_sparse else problem.R
+    r_cost = 2.0 * problem.lam * float(r_values.max()) if r_values.size else 0.0
+    for name, largest, fix in (
+        ("G", g_max, "rescale G, e.g. into [0, 1] with alsel.scores.confidence"),
+        ("lam * R", r_cost, "lower lam or rescale R, e.g. into [0, 1] with alsel.scores.redundancy"),
+    ):
+        if largest > LP_COST_LIMIT:
+            raise ValueError(
+                f"{name} gives the LP of formulation={formulation!r} costs up to {largest:.3g}, "
+                f"above {LP_COST_LIMIT:.0e}, the largest its solvers handle (HiGHS treats costs of 1e20 "
+                f"as infinite; all of them lose the small costs next to such large ones): {fix}, "
+                "or use the default pipeline (formulation=None), which has no such limit."
+            )
+
+
 def _selection(problem: SelectionProblem, M: np.ndarray, started: float, timings: dict[str, float],
-               **fields: Any) -> Selection:
+               solver_status: str, integral: bool, **fields: Any) -> Selection:
     uncertainty, redundancy = problem.objective_terms(M)
     images, classes = np.nonzero(M)  # row-major: sorted by image, then class
+    objective = uncertainty + problem.lam * redundancy
+    status = selection_status(solver_status, objective, fields["lower_bound"], integral)
     return Selection(
         pairs=np.column_stack([images, classes]).astype(np.int64),
         M=M,
         images=np.unique(images),
-        objective=uncertainty + problem.lam * redundancy,
+        objective=objective,
         uncertainty=uncertainty,
         redundancy=redundancy,
         timings={**timings, "total": time.perf_counter() - started},
         lam=problem.lam,
+        status=status,
+        solver_status=solver_status,
         **fields,
     )

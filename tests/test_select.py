@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import random_problem, tiny_problems
+from conftest import brute_force, random_problem, tiny_problems
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -31,7 +31,12 @@ def check_contract(selection: alsel.Selection, problem: alsel.SelectionProblem) 
     assert selection.lower_bound <= selection.objective + 1e-7
     assert set(selection.timings) == {"build", "solve", "round", "bound", "total"}
     assert all(t >= 0 for t in selection.timings.values())
-    assert selection.status in (*alsel.solvers.STATUSES, "heuristic")
+    assert selection.status in alsel.selection.STATUSES
+    assert selection.solver_status in (*alsel.solvers.STATUSES, "none")
+    proven = selection.objective - selection.lower_bound <= 1e-6 * max(1.0, abs(selection.objective))
+    assert (selection.status == "optimal") == proven
+    if selection.status == "optimal" and problem.n_images * problem.n_classes <= 16:
+        assert selection.objective == pytest.approx(brute_force(problem)[0], abs=1e-6)
     assert selection.pipeline == f"{selection.formulation}/{selection.solver}/{selection.rounding}"
     assert 0.0 <= selection.redundancy_share <= 1.0
 
@@ -57,7 +62,7 @@ def test_every_pipeline_satisfies_the_contract(problem, pipeline, seed):
     check_contract(selection, problem)
     if formulation is None:
         assert selection.formulation == "none" and selection.solver == "none"
-        assert selection.rounding == (rounding or "greedy+local") and selection.status == "heuristic"
+        assert selection.rounding == (rounding or "greedy+local") and selection.solver_status == "none"
     else:
         assert selection.formulation == formulation and selection.solver == "highs"
         assert selection.rounding == ("none" if formulation.startswith("exact") else rounding or "topb")
@@ -79,7 +84,7 @@ def test_paper_scale_pool_end_to_end():
     selection = alsel.select(problem.G, problem.R, problem.B, problem.C_max, problem.lam,
                              formulation="symmetric")
     check_contract(selection, problem)
-    assert selection.status == "optimal"
+    assert selection.solver_status == "optimal" and selection.status == "heuristic"
     assert selection.info["lp_size"]["cols"] == 150 * 19 + 150 + 150 * 151 // 2
     default = alsel.select(problem.G, problem.R, problem.B, problem.C_max, problem.lam)
     check_contract(default, problem)
@@ -105,7 +110,7 @@ def test_time_limit_is_reported_never_optimal():
     except alsel.SolverError as error:
         assert "time_limit" in str(error)
     else:
-        assert selection.status == "time_limit"
+        assert selection.status == selection.solver_status == "time_limit"
         check_contract(selection, problem)
 
 
