@@ -60,9 +60,14 @@ def select(
     ----------
     G : array (C, N)
         Confidence per (class, image), classes first as in the paper (:func:`alsel.scores.confidence`).
+        Never changed, nor its flags: a float64 C-contiguous G is read through a read-only view
+        (no copy), anything else converted to one. Masked arrays are refused (fill them).
     R : array (N, N) or scipy.sparse matrix (N, N)
         Redundancy between images, symmetric and >= 0 (:func:`alsel.scores.redundancy`; with
-        ``knn=k`` it is sparse, for formulation "sparse").
+        ``knn=k`` it is sparse, for formulation "sparse"). Never changed, as G; every
+        scipy.sparse format (array or matrix class) is accepted and copied to CSR. Values whose
+        sums overflow float64 (sum|G| + lam * sum(R)) are refused, and with a formulation so are
+        LP costs above 1e15 (``LP_COST_LIMIT``): rescale with :mod:`alsel.scores`.
     B : int
         Number of queries.
     C_max : int
@@ -87,11 +92,17 @@ def select(
         "cvxpy", "gurobi" for "qp" (``alsel.solvers.available()`` says which are usable here).
         Only with a formulation.
     seed : int
-        Seed of the rounding's random choices (tie-breaking, samples).
+        Seed of the rounding's random choices: the order that breaks exact ties (between images
+        or classes of equal cost in greedy and local search; between equal relaxed values in
+        "topb"), local search's kicks and "randomized"'s samples. The same seed gives the same
+        selection; on exact ties different seeds may give different selections of equal
+        objective.
     time_limit : float or None
         Seconds for the solver (shorthand for ``solver_options={"time_limit": ...}``).
     solver_options : dict or None
-        Backend options, e.g. ``{"algorithm": "ipm", "threads": 2}`` for HiGHS, and
+        Backend options, each checked before any work (docs/solvers.md: ``mip_rel_gap`` in
+        [0, 1), ``tol`` in (0, 1), ``threads`` >= 1 ...; a ValueError names the backend, the
+        option and the fix), e.g. ``{"algorithm": "ipm", "threads": 2}`` for HiGHS, and
         ``working_set``: an LP relaxation is solved on a growing set of images (the LP of the
         images the optimum can use, grown by pricing, certified on the whole LP; exact, and
         4-30x faster at N = 300-1200; "qp" too) wherever that applies — not for "exact" or the
@@ -101,7 +112,9 @@ def select(
     -------
     Selection
         ``pairs``, ``M``, ``images``, ``objective``, ``lower_bound`` (and ``bound_source``),
-        ``gap``, ``status``, ``timings``, diagnostics ...
+        ``gap``, ``status`` ("optimal" only for a proven optimum of Eq. 4; "heuristic",
+        "gap_limit" or the limit the solver hit otherwise), ``solver_status`` (the solver's own,
+        on the relaxation or MILP it solved; "none" without one), ``timings``, diagnostics ...
 
     Examples
     --------
