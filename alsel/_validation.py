@@ -87,8 +87,8 @@ def as_nonnegative_float(value: object, name: str) -> float:
 
 
 def check_choice(value: object, name: str, valid: Iterable[str]) -> str:
-    """Return ``value`` if it is one of ``valid``; otherwise list the valid names."""
+    """Return ``value`` (as a plain str) if it is one of ``valid``; otherwise list the valid names."""
     valid = list(valid)
     if not isinstance(value, str) or value not in valid:
         raise ValueError(f"unknown {name} {shown(value)}; valid: {', '.join(map(repr, valid))}.")
-    return value
+    return str(value)  # a plain str, also for a NumPy string

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from . import solvers
-from ._validation import as_count, check_choice
+from ._validation import as_count, check_choice, shown
 from .certificate import certify
 from .errors import SolverError
 from .formulations import FORMULATIONS, INTEGRAL_FORMULATIONS, build_lp
@@ -128,7 +128,7 @@ def select(
     """
     started = time.perf_counter()
     if formulation is not None:
-        check_choice(formulation, "formulation", FORMULATIONS)
+        formulation = check_choice(formulation, "formulation", FORMULATIONS)
     integral = formulation in INTEGRAL_FORMULATIONS
     rounding_name = _rounding_for(formulation, rounding, integral)
     seed = as_count(seed, "seed", minimum=0)
@@ -144,6 +144,7 @@ def select(
         return _select_without_relaxation(problem, rounding_name, seed, started)
     solver = DEFAULT_SOLVER if solver is None else solver
     backend = solvers.require(solver)
+    solver = backend.name
     options = solvers.check_options(backend, solver_options, mip=integral)
     if time_limit is not None:
         options = solvers.check_options(backend, {**options, "time_limit": time_limit}, integral)
@@ -212,13 +213,13 @@ def _rounding_for(formulation: str | None, rounding: str | None, integral: bool)
     if integral:
         if rounding is not None:
             raise ValueError(
-                f"rounding={rounding!r} does not apply to formulation={formulation!r}, whose "
+                f"rounding={shown(rounding)} does not apply to formulation={formulation!r}, whose "
                 "solution is already integral; leave rounding unset."
             )
         return "none"
     if rounding is None:
         return DEFAULT_ROUNDING[None] if formulation is None else PAPER_ROUNDING
-    check_choice(rounding, "rounding", ROUNDINGS)
+    rounding = check_choice(rounding, "rounding", ROUNDINGS)
     if formulation is None and rounding in NEEDS_RELAXATION:
         raise ValueError(
             f"rounding={rounding!r} rounds a relaxation, and formulation=None solves none; pass "

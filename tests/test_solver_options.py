@@ -22,8 +22,8 @@ BAD_VALUES = {
     "primal_weight": [0, -1e-6, float("nan"), float("inf"), "1e-6"],
     "verbose": ["yes", 1],
     "presolve": ["off", 0],
-    "repair": ["yes", 1],
-    "working_set": ["yes", 1],
+    "repair": ["yes", 1, None],
+    "working_set": ["yes", 1, None],
 }
 CASES = [
     (backend, option, value)

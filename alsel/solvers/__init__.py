@@ -151,7 +151,7 @@ def check_qp(backend: Backend) -> None:
 def get(name: str) -> Backend:
     """The backend called ``name``; ValueError listing the valid names otherwise."""
     known = backends()
-    if name in _plugin_errors:
+    if isinstance(name, str) and name in _plugin_errors:
         raise SolverUnavailable(f"solver {name!r} is not usable: {_plugin_errors[name]}")
     return known[check_choice(name, "solver", known)]
 
@@ -197,7 +197,7 @@ def require(name: str) -> Backend:
     backend = get(name)
     reason = backend.unavailable_reason()
     if reason is not None:
-        raise SolverUnavailable(f"solver {name!r} is not usable here: {reason}")
+        raise SolverUnavailable(f"solver {backend.name!r} is not usable here: {reason}")
     return backend
 
 

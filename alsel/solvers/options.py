@@ -39,6 +39,8 @@ class Rule:
     accepts: Callable[[Any], bool]
     must: str
     fix: str
+    #: whether None stands for "unset" (the backend's default) rather than a wrong value
+    none_is_unset: bool = True
 
 
 RULES: dict[str, Rule] = {
@@ -55,8 +57,9 @@ RULES: dict[str, Rule] = {
                           "Pass e.g. 1e-6, or leave it unset for the estimate."),
     "verbose": Rule(_flag, "must be True or False", "Pass True to see the solver's log."),
     "presolve": Rule(_flag, "must be True or False", "Pass True or False."),
-    "repair": Rule(_flag, "must be True or False", "Pass True (the default) or False."),
-    "working_set": Rule(_flag, "must be True or False", "Pass False to solve the whole LP."),
+    "repair": Rule(_flag, "must be True or False", "Pass True (the default) or False.", none_is_unset=False),
+    "working_set": Rule(_flag, "must be True or False", "Pass False to solve the whole LP.",
+                        none_is_unset=False),
 }
 
 
@@ -82,7 +85,7 @@ def check_rules(backend: str, options: dict[str, Any]) -> dict[str, Any]:
     numbers (``np.int64(2)`` -> ``2``)."""
     for name, value in options.items():
         rule = RULES.get(name)
-        if rule is not None and value is not None and not rule.accepts(value):
+        if rule is not None and not (value is None and rule.none_is_unset) and not rule.accepts(value):
             raise option_error(backend, name, rule.must, value, rule.fix)
     return {name: plain(value) for name, value in options.items()}
 
