@@ -11,6 +11,9 @@ from ._validation import as_count, as_float_array, as_nonnegative_float
 
 #: R is accepted as symmetric when max|R - R^T| <= SYMMETRY_TOL * max(1, max|R|).
 SYMMETRY_TOL = 1e-8
+#: sum|G| + lam * sum(R) must stay below this: every sum the pipelines form (objective terms,
+#: marginal costs, LP costs and bounds) is a small multiple of it, so none overflows float64.
+MAGNITUDE_LIMIT = float(np.finfo(np.float64).max) / 64
 
 
 @dataclass(frozen=True, eq=False)
@@ -36,10 +39,15 @@ class SelectionProblem:
     lam : float
         Weight of the redundancy term, >= 0.
 
-    The arrays are stored as read-only float64 copies; a sparse R as a canonical
-    ``scipy.sparse.csr_array`` (sorted indices, no duplicates, no explicit zeros) whose arrays
-    are read-only. ``select()`` optimizes the G and R it is given; mapping scores into [0, 1]
-    belongs to :mod:`alsel.scores`.
+    G and a dense R are stored as read-only float64 arrays: a read-only *view* of the caller's
+    array where it already is float64 and C-contiguous (no copy; the caller's array keeps its
+    flags and stays writable, and writing into it afterwards changes this problem), a copy
+    otherwise. A sparse R (any scipy.sparse format, array or matrix class) is stored as a
+    canonical ``scipy.sparse.csr_array`` copy (sorted indices, no duplicates, no explicit zeros)
+    whose arrays are read-only. Masked arrays are refused (their mask would be ignored), and so
+    are values so large that the objective's sums overflow (sum|G| + lam * sum(R) must stay below
+    :data:`MAGNITUDE_LIMIT`). ``select()`` optimizes the G and R it is given; mapping scores into
+    [0, 1] belongs to :mod:`alsel.scores`.
     """
 
     G: np.ndarray
@@ -49,7 +57,8 @@ class SelectionProblem:
     lam: float
 
     def __post_init__(self) -> None:
-        G = as_float_array(self.G, "G", ndim=2)
+        # views: setting their flags below must not touch the caller's arrays
+        G = as_float_array(self.G, "G", ndim=2).view()
         R = _as_redundancy(self.R)
         if R.shape[0] != R.shape[1]:
             raise ValueError(f"R must be square (N, N); got shape {R.shape}.")
@@ -89,6 +98,7 @@ class SelectionProblem:
                 f"= {largest} is the largest budget. Pass B <= {largest} or raise C_max."
             )
         lam = as_nonnegative_float(self.lam, "lam")
+        _check_magnitudes(G, values, lam)
         for array in (G, *((R.data, R.indices, R.indptr) if sp.issparse(R) else (R,))):
             array.setflags(write=False)
         object.__setattr__(self, "G", G)
@@ -153,13 +163,42 @@ class SelectionProblem:
         return int(M.sum()) == self.B and int(M.sum(axis=1).max()) <= self.C_max
 
 
+def _check_magnitudes(G: np.ndarray, R_values: np.ndarray, lam: float) -> None:
+    """ValueError naming G, R or lam when sum|G| + lam * sum(R) overflows or nears float64's
+    largest number (R >= 0 is already checked)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        g_total = float(np.abs(G).sum())
+        r_total = float(R_values.sum()) if R_values.size else 0.0
+        weighted = lam * r_total if r_total else 0.0
+    fix = ("alsel.scores maps confidences (alsel.scores.confidence) and redundancies "
+           "(alsel.scores.redundancy, mapping='minmax' or 'affine') into [0, 1].")
+    if not g_total <= MAGNITUDE_LIMIT:
+        raise ValueError(
+            f"G is too large: sum|G| = {g_total:.4g} overflows float64 arithmetic (the objective's "
+            f"sums must stay below {MAGNITUDE_LIMIT:.3g}). Rescale G: {fix}"
+        )
+    if not r_total <= MAGNITUDE_LIMIT:
+        raise ValueError(
+            f"R is too large: sum(R) = {r_total:.4g} overflows float64 arithmetic (the objective's "
+            f"sums must stay below {MAGNITUDE_LIMIT:.3g}). Rescale R: {fix}"
+        )
+    if not g_total + weighted <= MAGNITUDE_LIMIT:
+        raise ValueError(
+            f"lam * R is too large: sum|G| + lam * sum(R) = {g_total:.4g} + {lam:.4g} * "
+            f"{r_total:.4g} overflows float64 arithmetic (it must stay below "
+            f"{MAGNITUDE_LIMIT:.3g}). Lower lam, or rescale G and R: {fix}"
+        )
+
+
 def _as_redundancy(R: object) -> np.ndarray | sp.csr_array:
-    """R as a dense float64 array or a canonical float64 csr_array, finite, 2-dimensional."""
+    """R as a dense float64 array (a view, see SelectionProblem) or a canonical float64
+    csr_array copy, finite, 2-dimensional; any scipy.sparse format is accepted."""
     if not sp.issparse(R):
-        return as_float_array(R, "R", ndim=2)
+        return as_float_array(R, "R", ndim=2).view()
     if R.ndim != 2:
         raise ValueError(f"R must be 2-dimensional; got shape {R.shape}.")
-    if R.dtype == bool or not np.issubdtype(R.dtype, np.number) or np.iscomplexobj(R.data):
+    # R.dtype, not R.data: DOK has no data array
+    if R.dtype == bool or not np.issubdtype(R.dtype, np.number) or np.issubdtype(R.dtype, np.complexfloating):
         raise TypeError(f"R must hold real numbers; got a sparse matrix of dtype {R.dtype}.")
     if 0 in R.shape:
         raise ValueError(f"R is empty (shape {R.shape}); it needs at least one entry.")

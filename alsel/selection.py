@@ -8,7 +8,36 @@ from typing import Any
 import numpy as np
 
 from .certificate import Certificate
+from .solvers.base import STATUSES as SOLVER_STATUSES
 from .solvers.base import LPSolution
+
+#: A selection is proven optimal when objective - lower_bound <= OPTIMALITY_TOL * max(1, |objective|)
+#: (HiGHS's MIP stops at an absolute gap of 1e-6 when asked for mip_rel_gap = 0).
+OPTIMALITY_TOL = 1e-6
+
+#: What ``Selection.status`` can say: "optimal" (proven), "heuristic" (feasible, not proven),
+#: "gap_limit" ("exact" stopped at its mip_rel_gap), or the solver's own status when it stopped
+#: early ("time_limit", "iteration_limit", "interrupted", "inaccurate", ...).
+STATUSES = ("optimal", "heuristic", "gap_limit", *(s for s in SOLVER_STATUSES if s != "optimal"))
+
+
+def is_proven_optimal(objective: float, lower_bound: float) -> bool:
+    """Whether a proven lower bound certifies ``objective`` as optimal (within OPTIMALITY_TOL)."""
+    return bool(np.isfinite(lower_bound)
+                and objective - lower_bound <= OPTIMALITY_TOL * max(1.0, abs(objective)))
+
+
+def selection_status(solver_status: str, objective: float, lower_bound: float, integral: bool) -> str:
+    """The Selection's status from the solver's (``"none"`` when no solver ran) and the gap.
+
+    "optimal" only when the bound proves it; otherwise the solver's status when it stopped
+    early, "gap_limit" when an integral solve stopped at its gap, and "heuristic" else.
+    """
+    if is_proven_optimal(objective, lower_bound):
+        return "optimal"
+    if solver_status in ("optimal", "none"):
+        return "gap_limit" if integral else "heuristic"
+    return solver_status
 
 
 @dataclass(frozen=True, eq=False)
@@ -34,8 +63,22 @@ class Selection:
     bound_source : str
         Which of those the lower bound came from.
     status : str
-        The solver's status ("optimal", "time_limit", ...; see alsel.solvers.STATUSES), or
-        "heuristic" when no solver ran (formulation "none").
+        What is known about this selection as an answer to Eq. 4 (:data:`STATUSES`), for every
+        pipeline: "optimal" only when it is a proven optimum, i.e. ``lower_bound`` (a proven
+        bound) is within OPTIMALITY_TOL = 1e-6 (relative, at least absolute) of ``objective``,
+        so ``gap`` is ~0; "heuristic" for a feasible selection not proven optimal, ``gap`` says
+        how far from optimal it can be at most (the default pipeline; a rounded relaxation that
+        its solver solved to optimality; the relaxation's optimality says nothing about the
+        rounding); "gap_limit" when "exact" stopped at its ``mip_rel_gap`` before proving
+        optimality; or the solver's status when it stopped early ("time_limit",
+        "iteration_limit", "interrupted", "inaccurate"): the selection is feasible but comes
+        from an unfinished solve.
+    solver_status : str
+        The solver's own status on the problem it solved (see alsel.solvers.STATUSES): the
+        relaxation for a relaxation pipeline (its "optimal" is the relaxation's optimum, not
+        the selection's), the MILP for "exact" ("optimal" there means within ``mip_rel_gap``);
+        "none" when no solver ran (formulation "none"). (Up to alsel 0.1.0, ``status`` held
+        this for relaxation pipelines.)
     timings : dict[str, float]
         Seconds for "build", "solve", "round", "bound" and "total".
     formulation, solver, rounding : str
@@ -77,6 +120,7 @@ class Selection:
     info: dict[str, Any] = field(default_factory=dict)
     solution: LPSolution | None = field(default=None, repr=False)
     lam: float = float("nan")
+    solver_status: str = "none"
 
     def __post_init__(self) -> None:
         for array in (self.pairs, self.M, self.images, self.relaxed_M):
@@ -135,5 +179,6 @@ class Selection:
             f"(uncertainty {self.uncertainty:.6g} + lam*redundancy "
             f"{self.objective - self.uncertainty:.6g}) | lower bound "
             f"{self.lower_bound:.6g} ({self.bound_source}) | gap {self.gap:.2%} | "
-            f"{self.status} | {self.pipeline} | {self.timings['total']:.2f} s"
+            f"{self.status}{'' if self.solver_status == 'none' else f' (solver: {self.solver_status})'}"
+            f" | {self.pipeline} | {self.timings['total']:.2f} s"
         )

@@ -67,7 +67,7 @@ def test_select_reaches_every_backend_with_its_certificate(backend):
     usable(backend)
     problem = random_problem(n=15, c=4, B=8, c_max=2, lam=1.0, seed=7)
     selection = alsel.select(problem.G, problem.R, 8, 2, 1.0, formulation="symmetric", solver=backend, time_limit=60)
-    assert selection.solver == backend and selection.status == "optimal"
+    assert selection.solver == backend and selection.solver_status == "optimal"
     assert selection.certificate.within(1e-3)
     assert selection.lower_bound <= selection.objective
     assert problem.is_feasible(selection.M)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import random_problem, tiny_problems
+from conftest import brute_force, random_problem, tiny_problems
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -31,7 +31,12 @@ def check_contract(selection: alsel.Selection, problem: alsel.SelectionProblem) 
     assert selection.lower_bound <= selection.objective + 1e-7
     assert set(selection.timings) == {"build", "solve", "round", "bound", "total"}
     assert all(t >= 0 for t in selection.timings.values())
-    assert selection.status in (*alsel.solvers.STATUSES, "heuristic")
+    assert selection.status in alsel.selection.STATUSES
+    assert selection.solver_status in (*alsel.solvers.STATUSES, "none")
+    proven = selection.objective - selection.lower_bound <= 1e-6 * max(1.0, abs(selection.objective))
+    assert (selection.status == "optimal") == proven
+    if selection.status == "optimal" and problem.n_images * problem.n_classes <= 16:
+        assert selection.objective == pytest.approx(brute_force(problem)[0], abs=1e-6)
     assert selection.pipeline == f"{selection.formulation}/{selection.solver}/{selection.rounding}"
     assert 0.0 <= selection.redundancy_share <= 1.0
 
@@ -57,7 +62,7 @@ def test_every_pipeline_satisfies_the_contract(problem, pipeline, seed):
     check_contract(selection, problem)
     if formulation is None:
         assert selection.formulation == "none" and selection.solver == "none"
-        assert selection.rounding == (rounding or "greedy+local") and selection.status == "heuristic"
+        assert selection.rounding == (rounding or "greedy+local") and selection.solver_status == "none"
     else:
         assert selection.formulation == formulation and selection.solver == "highs"
         assert selection.rounding == ("none" if formulation.startswith("exact") else rounding or "topb")
@@ -79,7 +84,7 @@ def test_paper_scale_pool_end_to_end():
     selection = alsel.select(problem.G, problem.R, problem.B, problem.C_max, problem.lam,
                              formulation="symmetric")
     check_contract(selection, problem)
-    assert selection.status == "optimal"
+    assert selection.solver_status == "optimal" and selection.status == "heuristic"
     assert selection.info["lp_size"]["cols"] == 150 * 19 + 150 + 150 * 151 // 2
     default = alsel.select(problem.G, problem.R, problem.B, problem.C_max, problem.lam)
     check_contract(default, problem)
@@ -105,7 +110,7 @@ def test_time_limit_is_reported_never_optimal():
     except alsel.SolverError as error:
         assert "time_limit" in str(error)
     else:
-        assert selection.status == "time_limit"
+        assert selection.status == selection.solver_status == "time_limit"
         check_contract(selection, problem)
 
 
@@ -154,3 +159,64 @@ def test_bad_problem_raises_before_any_work(args, error, pattern, monkeypatch):
     monkeypatch.setattr("alsel.pipeline.build_lp", no_build)
     with pytest.raises(error, match=pattern):
         alsel.select(*args)
+
+
+def test_exact_stopped_by_its_gap_is_not_optimal():
+    problem = synthetic_problem(n_images=30, n_classes=5, B=10, C_max=2, lam=1.0, seed=1)
+    args = (problem.G, problem.R, problem.B, problem.C_max, problem.lam)
+    proven = alsel.select(*args, formulation="exact", solver_options={"mip_rel_gap": 0.0})
+    stopped = alsel.select(*args, formulation="exact", solver_options={"mip_rel_gap": 0.9})
+    assert proven.status == "optimal" and proven.gap <= 1e-6
+    assert stopped.objective > proven.objective * (1 + 1e-3)  # this instance's gap stays open
+    assert stopped.solver_status == "optimal"  # HiGHS: "optimal" within its mip_rel_gap
+    assert stopped.status == "gap_limit" and stopped.gap > 1e-3
+    assert "gap_limit (solver: optimal)" in stopped.summary()
+
+
+@pytest.mark.parametrize("formulation", ["paper", "symmetric", "mccormick"])
+def test_a_rounded_relaxation_is_not_called_optimal_for_its_relaxations_optimum(formulation):
+    problem = synthetic_problem(n_images=30, n_classes=5, B=10, C_max=2, lam=1.0, seed=1)
+    selection = alsel.select(problem.G, problem.R, problem.B, problem.C_max, problem.lam,
+                             formulation=formulation)
+    assert selection.solver_status == "optimal" and selection.gap > 0.1
+    assert selection.status == "heuristic"
+
+
+def test_a_selection_the_bound_proves_optimal_says_so_in_every_pipeline():
+    G = np.array([[0.1, 0.5, 0.9, 0.7]])
+    R = np.zeros((4, 4))  # lam * R = 0: the B smallest entries of G are optimal, the bound is tight
+    for formulation in (None, "symmetric", "exact"):
+        selection = alsel.select(G, R, 2, 1, 1.0, formulation=formulation)
+        assert selection.objective == pytest.approx(0.6)
+        assert selection.status == "optimal", formulation
+
+
+def tie_problem() -> tuple[np.ndarray, np.ndarray]:
+    return np.full((3, 12), 0.5), np.zeros((12, 12))  # every selection of B queries is optimal
+
+
+@pytest.mark.parametrize("rounding", [None, "greedy"])
+def test_seed_breaks_exact_ties(rounding):
+    G, R = tie_problem()
+    selections = {seed: alsel.select(G, R, 4, 2, 1.0, rounding=rounding, seed=seed) for seed in range(8)}
+    distinct = {s.M.tobytes() for s in selections.values()}
+    assert len(distinct) >= 4  # was 1: every seed chose images 0 and 1
+    assert {s.objective for s in selections.values()} == {2.0}
+    for seed, selection in selections.items():
+        again = alsel.select(G, R, 4, 2, 1.0, rounding=rounding, seed=seed)
+        np.testing.assert_array_equal(again.M, selection.M)
+
+
+def test_seed_breaks_ties_between_classes():
+    G = np.full((4, 3), 0.5)
+    R = np.eye(3)  # one image is cheapest (r_ii), and then its classes tie
+    chosen = {alsel.select(G, R, 1, 1, 1.0, rounding="greedy", seed=seed).pairs[0, 1] for seed in range(12)}
+    assert len(chosen) >= 2
+
+
+def test_without_ties_greedy_is_the_same_for_every_seed():
+    problem = random_problem(n=40, c=5, B=12, c_max=3, lam=1.0, seed=4)
+    args = (problem.G, problem.R, problem.B, problem.C_max, problem.lam)
+    first = alsel.select(*args, rounding="greedy", seed=0)
+    for seed in range(1, 6):
+        np.testing.assert_array_equal(alsel.select(*args, rounding="greedy", seed=seed).M, first.M)

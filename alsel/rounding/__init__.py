@@ -39,7 +39,7 @@ def local_search(problem: SelectionProblem, M: np.ndarray, seed: int = 0, kicks:
                  max_moves: int | None = None) -> np.ndarray:
     """Improve a feasible selection M by iterated local search (:mod:`alsel.rounding.local`);
     never worse than M."""
-    start = CountState.from_matrix(CountTables(problem), M)
+    start = CountState.from_matrix(CountTables(problem, seed), M)
     return improve(start, max_moves, kicks, seed).matrix()
 
 
@@ -49,8 +49,9 @@ STARTS = 8
 def greedy_local(problem: SelectionProblem, relaxed_M: np.ndarray | None = None, seed: int = 0) -> np.ndarray:
     """Multi-start greedy + local search: greedy from scratch and from the ``STARTS - 1`` images
     of :func:`starting_images`, each descended to a local optimum; the best then gets the kicks
-    of iterated local search. Reads no relaxation."""
-    tables = CountTables(problem)
+    of iterated local search. Reads no relaxation. ``seed`` draws the kicks and the order that
+    breaks exact ties (:class:`CountTables`)."""
+    tables = CountTables(problem, seed)
     best, best_value = None, np.inf
     for start in [None, *starting_images(tables, STARTS - 1)]:
         state = greedy_state(tables, None if start is None else int(start))

@@ -6,6 +6,12 @@ which images are used), so every rounding but the paper's works on the counts k 
 becomes  sum_i P[i, k_i] + lam * v^T R v,  v = (k > 0),  with P the prefix sums of each image's
 sorted G. The marginal costs of adding or removing one query at every image are vectors, which
 is what makes greedy and local search vectorized.
+
+Exact ties (equal costs, e.g. equal confidences or a zero redundancy) are broken by a random
+order drawn from the rounding's ``seed`` (:attr:`CountTables.rank` for images, a random key per
+(image, class) for the classes): different seeds may give different selections of the same
+objective, the same seed the same selection, and a problem without exact ties the same
+selection for every seed as far as ties are concerned.
 """
 
 from __future__ import annotations
@@ -16,16 +22,26 @@ import scipy.sparse as sp
 from ..problem import SelectionProblem
 
 
-class CountTables:
-    """What every CountState of one problem shares: sorted classes, prefix sums, R access."""
+#: Mixed into the seed of the tie-breaking order, so that it is drawn independently of the
+#: other random choices made from the same seed (local search's kicks, randomized draws).
+TIE_STREAM = 0x7135
 
-    def __init__(self, problem: SelectionProblem) -> None:
+
+class CountTables:
+    """What every CountState of one problem shares: sorted classes, prefix sums, R access, and
+    the seeded order that breaks exact ties."""
+
+    def __init__(self, problem: SelectionProblem, seed: int = 0) -> None:
         Gt = problem.G.T  # (N, C)
         n = problem.n_images
         self.n = n
         self.B = problem.B
         self.kmax = min(problem.n_classes, problem.C_max)
-        self.order = np.argsort(Gt, axis=1, kind="stable")
+        rng = np.random.default_rng([seed, TIE_STREAM])
+        #: rank[i]: image i's place in the seeded tie-breaking order (lower wins a tie)
+        self.rank = rng.permutation(n)
+        # each image's classes by G, equal G in a seeded random order
+        self.order = np.lexsort((rng.random(Gt.shape), Gt), axis=1)
         cheapest = np.take_along_axis(Gt, self.order[:, : self.kmax], axis=1)
         self.prefix = np.zeros((n, self.kmax + 1))
         np.cumsum(cheapest, axis=1, out=self.prefix[:, 1:])
@@ -50,6 +66,40 @@ class CountTables:
     def times(self, v: np.ndarray) -> np.ndarray:
         """R v."""
         return np.asarray(self.R @ v, dtype=np.float64).ravel()
+
+    def argmin(self, values: np.ndarray, images: np.ndarray | None = None) -> int:
+        """Position of the smallest of ``values`` (one per image of ``images``, default all);
+        exact ties go to the image of lowest :attr:`rank`."""
+        position = int(np.argmin(values))
+        ties = np.flatnonzero(values == values[position])
+        if ties.size <= 1:
+            return position
+        owners = ties if images is None else images[ties]
+        return int(ties[np.argmin(self.rank[owners])])
+
+    def argmin_pair(self, D: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> tuple[int, int]:
+        """(i, j) of the smallest D[i, j], D indexed by images ``rows`` x ``cols``; exact ties
+        go by the rank of rows[i], then of cols[j]."""
+        flat = D.ravel()
+        position = int(np.argmin(flat))
+        ties = np.flatnonzero(flat == flat[position])
+        if ties.size > 1:
+            i, j = np.divmod(ties, D.shape[1])
+            position = int(ties[np.lexsort((self.rank[cols[j]], self.rank[rows[i]]))[0]])
+        i, j = divmod(position, D.shape[1])
+        return i, j
+
+    def smallest(self, values: np.ndarray, count: int, images: np.ndarray | None = None) -> np.ndarray:
+        """Positions of the ``count`` smallest ``values`` (one per image of ``images``, default
+        all), smallest first, exact ties by rank: a partition finds the values up to the
+        count-th smallest, and only those are sorted."""
+        if values.size > count:
+            kth = np.partition(values, count - 1)[count - 1]
+            candidates = np.flatnonzero(values <= kth)
+        else:
+            candidates = np.arange(values.size)
+        owners = candidates if images is None else images[candidates]
+        return candidates[np.lexsort((self.rank[owners], values[candidates]))][:count]
 
 
 class CountState:
@@ -109,11 +159,10 @@ class CountState:
 
 def fill_greedily(state: CountState, target: int) -> None:
     """Add (or remove) one query at a time, always the cheapest change, until sum(k) = target."""
+    tables = state.t
     while state.k.sum() < target:
-        deltas = state.add_deltas()
-        i = int(np.argmin(deltas))
+        i = tables.argmin(state.add_deltas())
         state.set_count(i, state.k[i] + 1)
     while state.k.sum() > target:
-        deltas = state.remove_deltas()
-        i = int(np.argmin(deltas))
+        i = tables.argmin(state.remove_deltas())
         state.set_count(i, state.k[i] - 1)

@@ -14,11 +14,12 @@ def greedy(problem: SelectionProblem, relaxed_M: np.ndarray | None = None, seed:
 
     A query at an image already used costs its G; the first query at a new image also pays that
     image's redundancy lam * (r_ii + 2 sum_{k used} r_ik). Each step is one vector operation over
-    the images. The relaxation is not used (``relaxed_M`` and ``seed`` are accepted for the
-    common signature); ties go to the lowest image index. ``start``: an image given its first
-    query before the greedy steps (multi-start).
+    the images. The relaxation is not used (``relaxed_M`` is accepted for the common signature).
+    Exact ties (equal costs) go by a random order of the images and classes drawn from
+    ``seed`` (:class:`CountTables`). ``start``: an image given its first query before the
+    greedy steps (multi-start).
     """
-    return greedy_state(CountTables(problem), start).matrix()
+    return greedy_state(CountTables(problem, seed), start).matrix()
 
 
 def greedy_state(tables: CountTables, start: int | None = None) -> CountState:
@@ -32,7 +33,8 @@ def greedy_state(tables: CountTables, start: int | None = None) -> CountState:
 
 def starting_images(tables: CountTables, count: int) -> np.ndarray:
     """The ``count`` images whose most dissimilar partner is most dissimilar: r_ii + min_j r_ij
-    (j != i) smallest first. Greedy started there finds the best pair when two images suffice."""
+    (j != i) smallest first, exact ties in the seeded order. Greedy started there finds the best
+    pair when two images suffice."""
     n = tables.n
     if tables.sparse:
         off = tables.R.tocsr(copy=True)
@@ -43,4 +45,4 @@ def starting_images(tables: CountTables, count: int) -> np.ndarray:
         off = np.array(tables.R, dtype=np.float64)
         np.fill_diagonal(off, np.inf)
         partner = off.min(axis=1) if n > 1 else np.zeros(n)
-    return np.argsort(tables.diag + partner, kind="stable")[:count]
+    return tables.smallest(tables.diag + partner, count)

@@ -13,7 +13,9 @@ candidate at once with vector operations, the best improving one applied:
 
 A swap or a merge is a sequence of transfers whose first steps may each go uphill; they let the
 search trade a whole image for another, which is what the redundancy term rewards. The descent
-stops at a local optimum for all three moves, or after ``max_moves``.
+stops at a local optimum for all three moves, or after ``max_moves``. Among moves of exactly
+equal change, and between images of exactly equal cost, the seeded order of
+:class:`~._counts.CountTables` decides.
 
 Then ``kicks`` rounds of iterated local search (Lourenco, Martin & Stuetzle 2003): replace a
 random fifth of the used images by random unused ones (same counts), descend again, keep the
@@ -36,8 +38,8 @@ def _best_transfer(state: CountState, remove: np.ndarray, add: np.ndarray):
     """(delta, a, b) of the best single-query transfer a -> b."""
     t = state.t
     best = (np.inf, -1, -1)
-    a_order = np.argsort(remove)[:2]
-    b_order = np.argsort(add)[:2]
+    a_order = t.smallest(remove, 2)
+    b_order = t.smallest(add, 2)
     for a in a_order:
         for b in b_order:
             if a != b and remove[a] + add[b] < best[0]:
@@ -47,8 +49,7 @@ def _best_transfer(state: CountState, remove: np.ndarray, add: np.ndarray):
     new = np.flatnonzero(state.k == 0)
     if t.lam > 0 and emptying.size and new.size:
         D = remove[emptying][:, None] + add[new][None, :] - 2.0 * t.lam * t.block(emptying, new)
-        flat = int(np.argmin(D))
-        i, j = divmod(flat, new.size)
+        i, j = t.argmin_pair(D, emptying, new)
         if D[i, j] < best[0]:
             best = (float(D[i, j]), int(emptying[i]), int(new[j]))
     return best
@@ -66,8 +67,7 @@ def _best_swap(state: CountState):
     D = leave[:, None] + join
     if t.lam > 0:
         D -= 2.0 * t.lam * t.block(used, new)
-    flat = int(np.argmin(D))
-    i, j = divmod(flat, new.size)
+    i, j = t.argmin_pair(D, used, new)
     return (float(D[i, j]), int(used[i]), int(new[j]))
 
 
@@ -86,7 +86,7 @@ def _best_merge(state: CountState):
     increments = t.prefix[room[:, None], levels] - t.prefix[room[:, None], levels - 1]
     owner = np.broadcast_to(room[:, None], levels.shape)[valid]
     increments = increments[valid]
-    first = np.argsort(increments, kind="stable")[: t.kmax]
+    first = t.smallest(increments, t.kmax, owner)
     owner, increments = owner[first], increments[first]
     # for each leaving image a: its k_a cheapest increments among the other images
     others = owner[None, :] != used[:, None]
@@ -95,7 +95,7 @@ def _best_merge(state: CountState):
     cost = (taken * increments[None, :]).sum(axis=1)
     leave = -t.prefix[used, k[used]] - t.lam * (2.0 * state.Rv[used] - t.diag[used])
     delta = np.where(enough, leave + cost, np.inf)
-    i = int(np.argmin(delta))
+    i = t.argmin(delta, used)
     return (float(delta[i]), int(used[i]), owner[taken[i]])
 
 

@@ -17,9 +17,10 @@ def randomized(problem: SelectionProblem, relaxed_M: np.ndarray, seed: int = 0,
     Each draw keeps query (i, j) with probability M_ij (independently), caps every image at
     C_max, takes each image's cheapest classes for its count (never worse), and repairs the total
     to B with the cheapest single additions or removals (as greedy). The draw with the lowest
-    Eq. 4 objective wins; draws are reproducible from ``seed``.
+    Eq. 4 objective wins; draws, and the order that breaks exact ties, are reproducible
+    from ``seed``.
     """
-    tables = CountTables(problem)
+    tables = CountTables(problem, seed)
     rng = np.random.default_rng(seed)
     probabilities = np.clip(np.asarray(relaxed_M, dtype=np.float64), 0.0, 1.0)
     best, best_value = None, np.inf

@@ -25,6 +25,7 @@ from .._validation import check_choice
 from ..errors import SolverUnavailable
 from ..lp import LinearProgram
 from .base import COMMON_OPTIONS, STATUSES, Backend, LPSolution
+from .options import check_rules
 from .clarabel_backend import ClarabelBackend
 from .cupdlpx_backend import CupdlpxBackend
 from .cvxpy_model import CvxpyBackend
@@ -150,7 +151,7 @@ def check_qp(backend: Backend) -> None:
 def get(name: str) -> Backend:
     """The backend called ``name``; ValueError listing the valid names otherwise."""
     known = backends()
-    if name in _plugin_errors:
+    if isinstance(name, str) and name in _plugin_errors:
         raise SolverUnavailable(f"solver {name!r} is not usable: {_plugin_errors[name]}")
     return known[check_choice(name, "solver", known)]
 
@@ -158,7 +159,12 @@ def get(name: str) -> Backend:
 def check_options(
     backend: Backend, options: dict[str, Any] | None, mip: bool = False
 ) -> dict[str, Any]:
-    """Validate option names and values against what ``backend`` understands."""
+    """Validate option names and values against what ``backend`` understands.
+
+    Every error is a ValueError (TypeError for ``options`` not a dict) that names the option,
+    the backend and the fix (:mod:`alsel.solvers.options`). Returns a new dict, with NumPy
+    scalars as Python numbers.
+    """
     if mip and not backend.supports_mip:
         raise ValueError(
             f"solver {backend.name!r} solves LP relaxations only; for formulation='exact' use "
@@ -168,35 +174,22 @@ def check_options(
         options = {}
     if not isinstance(options, dict):
         raise TypeError(f"solver_options must be a dict; got {type(options).__name__}.")
-    on_working_set = options.get("working_set", False)
-    if not isinstance(on_working_set, bool):
-        raise ValueError(f"working_set must be True or False; got {on_working_set!r}.")
-    if on_working_set:
-        working_set.check_backend(backend, mip)
-    unknown = sorted(set(options) - set(backend.options) - set(SOLVE_OPTIONS))
+    unknown = sorted(map(str, set(options) - set(backend.options) - set(SOLVE_OPTIONS)))
     if unknown:
         raise ValueError(
             f"unknown solver option(s) {', '.join(map(repr, unknown))} for solver "
-            f"{backend.name!r}; valid: {', '.join(map(repr, backend.options))}."
+            f"{backend.name!r}; valid: {', '.join(map(repr, (*backend.options, *SOLVE_OPTIONS)))}."
         )
-    time_limit = options.get("time_limit")
-    if time_limit is not None and not (
-        isinstance(time_limit, (int, float)) and not isinstance(time_limit, bool) and time_limit > 0
-    ):
-        raise ValueError(f"time_limit must be a positive number of seconds; got {time_limit!r}.")
-    for name in ("threads", "iteration_limit"):
-        count = options.get(name)
-        if count is not None and not (
-            isinstance(count, int) and not isinstance(count, bool) and count >= 1
-        ):
-            raise ValueError(f"{name} must be a positive integer; got {count!r}.")
-    tol = options.get("tol")
-    if tol is not None and not (
-        isinstance(tol, (int, float)) and not isinstance(tol, bool) and 0 < tol < 1
-    ):
-        raise ValueError(f"tol must lie in (0, 1), e.g. 1e-4 or 1e-8; got {tol!r}.")
-    backend.validate({k: v for k, v in options.items() if k not in SOLVE_OPTIONS}, mip)
-    return dict(options)
+    options = check_rules(backend.name, options)
+    if options.get("working_set", False):
+        working_set.check_backend(backend, mip)
+    try:
+        backend.validate({k: v for k, v in options.items() if k not in SOLVE_OPTIONS}, mip)
+    except (ValueError, TypeError) as exc:
+        if type(exc) not in (ValueError, TypeError) or str(exc).startswith(f"solver {backend.name!r}"):
+            raise
+        raise type(exc)(f"solver {backend.name!r}: {exc}") from exc
+    return options
 
 
 def require(name: str) -> Backend:
@@ -204,7 +197,7 @@ def require(name: str) -> Backend:
     backend = get(name)
     reason = backend.unavailable_reason()
     if reason is not None:
-        raise SolverUnavailable(f"solver {name!r} is not usable here: {reason}")
+        raise SolverUnavailable(f"solver {backend.name!r} is not usable here: {reason}")
     return backend
 
 

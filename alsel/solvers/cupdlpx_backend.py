@@ -17,6 +17,7 @@ import numpy as np
 
 from ..lp import LinearProgram
 from .base import LPSolution
+from .options import check_warm_start
 
 DEFAULT_TOL = 1e-4
 
@@ -50,9 +51,9 @@ class CupdlpxBackend:
         return cuda_unavailable_reason()
 
     def validate(self, options: dict[str, Any], mip: bool) -> None:
-        presolve = options.get("presolve", False)
-        if not isinstance(presolve, bool):
-            raise ValueError(f"presolve must be True or False; got {presolve!r}.")
+        # presolve, tol and the limits follow the shared rules (solvers.options)
+        if options.get("warm_start") is not None:
+            check_warm_start(self.name, options["warm_start"])
 
     def solve(self, lp: LinearProgram, options: dict[str, Any]) -> LPSolution:
         from cupdlpx import Model

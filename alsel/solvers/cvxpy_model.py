@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from .._validation import shown
 from ..errors import SolverError
 from ..lp import LinearProgram
 from .base import LPSolution, missing_package
@@ -158,15 +159,15 @@ class CvxpyBackend:
             import cvxpy as cp
         except ImportError:
             return
-        if solver not in cp.installed_solvers():
+        if not isinstance(solver, str) or solver not in cp.installed_solvers():
             raise ValueError(
-                f"cvxpy_solver {solver!r} is not installed; installed: "
+                f"cvxpy_solver {shown(solver)} is not installed; installed: "
                 f"{', '.join(cp.installed_solvers())}."
             )
         if options.get("time_limit") is not None and solver not in TIME_LIMIT_KEYWORD:
             raise ValueError(
                 f"time_limit is supported with cvxpy_solver in {', '.join(TIME_LIMIT_KEYWORD)}; "
-                f"got {solver!r}."
+                f"got {shown(solver)}."
             )
 
     def solve(self, lp: LinearProgram, options: dict[str, Any]) -> LPSolution:

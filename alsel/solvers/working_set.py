@@ -99,8 +99,9 @@ def check_backend(backend: Any, mip: bool) -> None:
     """ValueError when the working set cannot serve this backend or an integral problem (what
     ``solvers.check_options`` can tell before the LP is built)."""
     if mip:
-        raise ValueError("working_set prices columns with LP duals, which an integral problem "
-                         "(formulation 'exact') has none of; drop working_set.")
+        raise ValueError(f"solver {backend.name!r}: working_set prices columns with LP duals, "
+                         "which an integral problem (formulation 'exact') has none of; drop "
+                         "working_set.")
     if not getattr(backend, "returns_duals", True):
         raise ValueError(f"solver {backend.name!r} returns no LP duals, which the working set needs to "
                          "price images and certify its answer on the whole LP; use highs, glop or pdlp, "

@@ -36,14 +36,15 @@ The design, and why, is in docs/pdlp.md.
 from __future__ import annotations
 
 import logging
-import math
 import time
 from typing import Any
 
 import numpy as np
 
+from ..._validation import check_choice
 from ...lp import LinearProgram
 from ..base import LPSolution
+from ..options import check_warm_start
 from .arrays import DEVICES, DTYPES, context, cuda_unavailable_reason
 from .operators import OPERATORS, make_operator
 from .repair import EqualityRepair
@@ -104,33 +105,15 @@ class PdlpBackend:
         return cuda_unavailable_reason() if self.default_device == "cuda" else None
 
     def validate(self, options: dict[str, Any], mip: bool) -> None:
-        # tol and iteration_limit are checked with the common options (solvers.check_options)
-        device = options.get("device", self.default_device)
-        if device not in DEVICES:
-            raise ValueError(f"unknown device {device!r}; valid: {', '.join(map(repr, DEVICES))}.")
-        dtype = options.get("dtype", "float64")
-        if dtype not in DTYPES:
-            raise ValueError(f"unknown dtype {dtype!r}; valid: {', '.join(map(repr, DTYPES))}.")
+        device = check_choice(options.get("device", self.default_device), "device", DEVICES)
+        dtype = check_choice(options.get("dtype", "float64"), "dtype", DTYPES)
         if dtype == "float32" and device != "cuda":
             raise ValueError("dtype='float32' is for device='cuda'; on the CPU PDLP runs in float64.")
-        algorithm = options.get("algorithm", "adaptive")
-        if algorithm not in ALGORITHMS:
-            raise ValueError(
-                f"unknown algorithm {algorithm!r}; valid: {', '.join(map(repr, ALGORITHMS))}."
-            )
-        operator = options.get("operator", "sparse")
-        if operator not in OPERATORS:
-            raise ValueError(f"unknown operator {operator!r}; valid: {', '.join(map(repr, OPERATORS))}.")
-        weight = options.get("primal_weight")
-        if weight is not None and not (
-            isinstance(weight, (int, float)) and not isinstance(weight, bool) and 0 < weight < math.inf
-        ):
-            raise ValueError(
-                f"primal_weight must be a positive finite number, e.g. 1e-6; got {weight!r}."
-            )
-        repair = options.get("repair", True)
-        if not isinstance(repair, bool):
-            raise ValueError(f"repair must be True or False; got {repair!r}.")
+        check_choice(options.get("algorithm", "adaptive"), "algorithm", ALGORITHMS)
+        check_choice(options.get("operator", "sparse"), "operator", OPERATORS)
+        # primal_weight, repair, tol and iteration_limit follow the shared rules (solvers.options)
+        if options.get("warm_start") is not None:
+            check_warm_start(self.name, options["warm_start"])
         if device == "cuda":
             context("cuda", dtype)  # raises SolverUnavailable, never falls back to the CPU
 
@@ -143,8 +126,9 @@ class PdlpBackend:
             x_warm, y_warm, warm_state = _warm_start(options["warm_start"], lp)
             if x_warm.shape != (lp.num_cols,) or y_warm.shape != (lp.num_rows,):
                 raise ValueError(
-                    f"warm_start must give x of shape ({lp.num_cols},) and y of shape "
-                    f"({lp.num_rows},); got {x_warm.shape} and {y_warm.shape}."
+                    f"solver {self.name!r}: warm_start must give x of shape ({lp.num_cols},) and "
+                    f"y of shape ({lp.num_rows},); got {x_warm.shape} and {y_warm.shape}. Pass "
+                    "the answer of an LP of the same size (same images, classes, formulation)."
                 )
         started = time.perf_counter()
         ctx = context(device, dtype)
