@@ -283,3 +283,145 @@ def test_export_command_writes_the_project(tmp_path, capsys):
     assert main(["export-labelstudio", str(store.path), "--images", str(tmp_path / "nope"), "-o",
                  str(tmp_path / "q")]) == 2
     assert "--images" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------------------ a real server
+LS_VENV = Path(os.environ.get("ALSEL_LABELSTUDIO_VENV", REPO / ".venv-labelstudio"))
+
+# Runs in Label Studio's own virtual environment (its pins clash with alsel's), through
+# label-studio-sdk. argv: base URL, token, plan file (JSON); writes its findings to plan["out"].
+DRIVER = r'''
+import hashlib, json, sys, urllib.request
+from pathlib import Path
+from label_studio_sdk import LabelStudio
+
+url, token, plan = sys.argv[1], sys.argv[2], json.loads(Path(sys.argv[3]).read_text())
+client = LabelStudio(base_url=url, api_key=token)
+found = {}
+if plan.get("project") is None:
+    folder = Path(plan["folder"])
+    project = client.projects.create(title="alsel round", label_config=(folder / "label_config.xml").read_text())
+    client.import_storage.local.create(project=project.id, path=plan["storage"], title="pool", use_blob_urls=True)
+    client.projects.import_tasks(id=project.id, request=json.loads((folder / "tasks.json").read_text()))
+    tasks = sorted(client.tasks.list(project=project.id), key=lambda t: t.id)
+    found["project"], found["tasks"] = project.id, [t.id for t in tasks]
+    served = []
+    for task in tasks:  # the image reference works: Label Studio serves the file's bytes
+        request = urllib.request.Request(url + task.data["image"], headers={"Authorization": "Token " + token})
+        with urllib.request.urlopen(request) as response:
+            served.append(hashlib.sha256(response.read()).hexdigest())
+    found["served"] = served
+else:
+    found["project"], found["tasks"] = plan["project"], plan["tasks"]
+for k, choice, lead_time, cancelled in plan["annotate"]:
+    result = [] if choice is None else [
+        {"from_name": "answer", "to_name": "image", "type": "choices", "value": {"choices": [choice]}}]
+    client.annotations.create(id=found["tasks"][k], result=result, lead_time=lead_time, was_cancelled=cancelled)
+data = b"".join(client.projects.exports.download_sync(id=found["project"], export_type="JSON",
+                                                      download_all_tasks=True))
+Path(plan["export"]).write_bytes(data)
+Path(plan["out"]).write_text(json.dumps(found))
+'''
+
+
+@pytest.fixture(scope="module")
+def labelstudio(tmp_path_factory):
+    """A Label Studio server on a free local port, with a fresh database; stopped afterwards."""
+    exe = LS_VENV / "bin" / "label-studio"
+    if not exe.exists():
+        pytest.skip(f"Label Studio is not installed in {LS_VENV}: `make labelstudio` builds it "
+                    "(or set ALSEL_LABELSTUDIO_VENV to a virtual environment with label-studio)")
+    root = tmp_path_factory.mktemp("labelstudio")
+    (root / "imgs").mkdir()
+    template = LS_VENV / "template"  # a migrated empty database, from `make labelstudio`
+    if (template / "label_studio.sqlite3").exists():
+        shutil.copytree(template, root / "data")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    url, token = f"http://127.0.0.1:{port}", os.urandom(16).hex()
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env.update({name: str(root / "home") for name in ("XDG_DATA_HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME")})
+    env.update(SENTRY_DSN="", FRONTEND_SENTRY_DSN="", COLLECT_ANALYTICS="false", LATEST_VERSION_CHECK="false")
+    env.update(LABEL_STUDIO_LOCAL_FILES_SERVING_ENABLED="true",
+               LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT=str(root / "imgs"),
+               LABEL_STUDIO_BASE_DATA_DIR=str(root / "data"))
+    log = open(root / "server.log", "wb")
+    started = time.monotonic()
+    server = subprocess.Popen(
+        [str(exe), "start", "--no-browser", "--port", str(port), "--host", url, "--data-dir", str(root / "data"),
+         "--username", "annotator@example.com", "--password", os.urandom(8).hex(), "--user-token", token,
+         "--enable-legacy-api-token"],
+        stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    try:
+        while True:
+            if server.poll() is not None:
+                pytest.fail(f"label-studio start exited with {server.returncode}:\n"
+                            + (root / "server.log").read_text(errors="replace")[-3000:])
+            try:
+                with urllib.request.urlopen(url + "/health", timeout=2):
+                    break
+            except OSError:
+                if time.monotonic() - started > 300:
+                    pytest.fail("Label Studio did not answer /health within 300 s:\n"
+                                + (root / "server.log").read_text(errors="replace")[-3000:])
+                time.sleep(1)
+        print(f"Label Studio up after {time.monotonic() - started:.1f} s", file=sys.stderr)
+        yield {"url": url, "token": token, "root": root, "python": LS_VENV / "bin" / "python"}
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)  # its own session: the server and its children only
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
+        log.close()
+
+
+def _drive(server: dict, plan: dict, work: Path) -> dict:
+    (work / "plan.json").write_text(json.dumps({**plan, "out": str(work / "found.json")}))
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    done = subprocess.run([str(server["python"]), "-c", DRIVER, server["url"], server["token"],
+                           str(work / "plan.json")], capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads((work / "found.json").read_text())
+
+
+def test_round_trip_through_a_real_label_studio(labelstudio, tmp_path):
+    import hashlib
+
+    pool = labelstudio["root"] / "imgs" / "pool"
+    pool.mkdir()
+    for k in range(4):
+        _png(pool / f"img{k}.png", k)
+    store = AnswerStore.create(tmp_path / "store.json", 4, CLASSES)
+    store.begin_round(QUERIES)
+    project = ls.export_labelstudio(store, pool, tmp_path / "project")
+    assert project.document_root == (labelstudio["root"] / "imgs").resolve()
+
+    # QUERIES order: task k asks QUERIES[k]. Answers: yes (2.5 s), no (4 s), skipped, none,
+    # and two agreeing annotations (6 s, then 1 s).
+    found = _drive(labelstudio, {
+        "folder": str(project.folder), "storage": str(project.storage_path),
+        "export": str(tmp_path / "export.json"),
+        "annotate": [[0, "yes", 2.5, False], [1, "no", 4.0, False], [2, None, 0.5, True],
+                     [4, "yes", 6.0, False], [4, "yes", 1.0, False]],
+    }, tmp_path)
+    assert found["served"] == [hashlib.sha256((pool / f"img{i}.png").read_bytes()).hexdigest()
+                               for i, _ in QUERIES]
+
+    assert main(["import-labelstudio", str(tmp_path / "export.json"), "--store", str(store.path)]) == 0
+    kept = AnswerStore.load(store.path)
+    assert kept.answers() == {(0, 0): True, (1, 2): False, (3, 2): True}
+    assert kept.unanswered_pending() == [(2, 1), (3, 0)]  # skipped, not annotated
+    assert [kept.provenance(*q)["seconds"] for q in [(0, 0), (1, 2), (3, 2)]] == [2.5, 4.0, 6.0]
+    assert kept.provenance(0, 0)["by"].startswith("labelstudio-user-")
+
+    # A second annotator disagrees on task 0 in Label Studio: the new export is refused whole.
+    _drive(labelstudio, {"project": found["project"], "tasks": found["tasks"],
+                         "export": str(tmp_path / "export2.json"),
+                         "annotate": [[0, "no", 3.0, False], [3, "yes", 2.0, False]]}, tmp_path)
+    before = store.path.read_bytes()
+    with pytest.raises(ls.LabelStudioError, match=f"task {found['tasks'][0]}: its annotations disagree"):
+        ls.import_labelstudio(tmp_path / "export2.json", AnswerStore.load(store.path))
+    assert store.path.read_bytes() == before
