@@ -232,6 +232,9 @@ def _refusals(rid: str, other_rid: str) -> dict:
         "two choices": ([good, _task(48, 1, 2, rid, [
             {**_ann(6, "yes"), "result": [{"from_name": "answer", "type": "choices",
                                           "value": {"choices": ["yes", "no"]}}]}])], "task 48: annotation 6"),
+        "value not an object": ([good, _task(53, 1, 2, rid, [
+            {**_ann(6, "yes"), "result": [{"from_name": "answer", "type": "choices", "value": "yes"}]}])],
+            "task 53: annotation 6: its choice 'yes' is not"),
         "no choice": ([good, _task(49, 1, 2, rid, [_ann(6, None)])], "task 49: annotation 6: it has 0"),
         "differs from the store": ([good, _task(50, 3, 0, rid, [_ann(6, "yes")])], "task 50: .*already holds"),
         "negative lead_time": ([good, _task(51, 1, 2, rid, [_ann(6, "yes", -1.0)])], "task 51: .*lead_time"),

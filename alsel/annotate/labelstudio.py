@@ -299,8 +299,8 @@ def _choice(annotation: dict) -> str:
     result = annotation.get("result")
     if not isinstance(result, list):
         raise LabelStudioError("its result is not a list")
-    values = [item.get("value", {}).get("choices") for item in result
-              if isinstance(item, dict) and item.get("from_name") == CHOICE_NAME]
+    values = [item["value"].get("choices") if isinstance(item.get("value"), dict) else item.get("value")
+              for item in result if isinstance(item, dict) and item.get("from_name") == CHOICE_NAME]
     if len(values) != 1:
         raise LabelStudioError(f"it has {len(values)} {CHOICE_NAME!r} results; one yes/no choice is needed")
     choices = values[0]
@@ -491,6 +491,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 def _cmd_import(args: argparse.Namespace) -> int:
     store_path = Path(args.store)
+    _load_store(args.store, "--store")  # a missing or broken store is named before any lock file is made
     with _hold(store_path):
         store = _load_store(args.store, "--store")
         result = import_labelstudio(args.export, store, annotator=args.annotator)
