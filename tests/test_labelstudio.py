@@ -10,67 +10,41 @@ a list of tasks, each with ``id``, ``data`` and ``annotations`` (``id``, ``compl
 
 from __future__ import annotations
 
-import inspect
 import json
 import os
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import time
 import urllib.request
 import xml.etree.ElementTree as ET
+import zlib
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-pytest.importorskip("torch")  # alsel.loop.store needs the loop extra
-
-from alsel.annotate import labelstudio as ls  # noqa: E402
-from alsel.cli import main  # noqa: E402
-from alsel.loop.store import AnswerStore  # noqa: E402
+from alsel.annotate import labelstudio as ls
+from alsel.cli import main
+from alsel.loop.store import AnswerStore
 
 REPO = Path(__file__).resolve().parents[1]
 CLASSES = ["cat", "dog", "bicycle"]
 
 
-@pytest.fixture(autouse=True)
-def _provenance_api(monkeypatch):
-    """``record(by=, seconds=)`` and ``provenance()`` of the agreed store API (branch i17-store).
-
-    A stand-in only while this branch's store lacks them; it does nothing once they exist.
-    """
-    if "by" in inspect.signature(AnswerStore.record).parameters:
-        return
-    original = AnswerStore.record
-
-    def record(self, answers, *, by="unknown", seconds=None, save=True):
-        answers = list(answers)
-        count = original(self, answers, save=False)
-        times = list(seconds) if isinstance(seconds, (list, tuple)) else [seconds] * len(answers)
-        kept = self._data.setdefault("_provenance", {})
-        for (i, c, present), s in zip(answers, times):
-            kept[f"{int(i)},{int(c)}"] = {"answer": "yes" if present else "no", "by": by, "seconds": s}
-        if save and answers:
-            self.save()
-        return count
-
-    def provenance(self, image, cls):
-        return self._data.get("_provenance", {}).get(f"{int(image)},{int(cls)}")
-
-    monkeypatch.setattr(AnswerStore, "record", record)
-    monkeypatch.setattr(AnswerStore, "provenance", provenance, raising=False)
-
-
 def _png(path: Path, seed: int) -> None:
-    import matplotlib
+    """A small random RGB image as a PNG file (zlib, no imaging library)."""
+    pixels = np.random.default_rng(seed).integers(0, 256, (6, 6, 3), dtype=np.uint8)
+    rows = b"".join(b"\0" + row.tobytes() for row in pixels)
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
 
-    plt.imsave(path, np.random.default_rng(seed).random((6, 6)))
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 6, 6, 8, 2, 0, 0, 0))
+                     + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
 
 
 QUERIES = [(0, 0), (1, 2), (2, 1), (3, 0), (3, 2)]

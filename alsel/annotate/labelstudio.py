@@ -32,13 +32,10 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import quote
 
-if TYPE_CHECKING:
-    from ..loop.store import AnswerStore
-# alsel.loop.store is imported where it is used: it imports torch (the loop extra), which the
-# command line must not load for every command.
+from ..loop.store import AnswerStore, atomic_write_text
 
 #: File names inside the project folder written by :func:`export_labelstudio`.
 CONFIG_FILE, TASKS_FILE, MANIFEST_FILE = "label_config.xml", "tasks.json", "alsel-labelstudio.json"
@@ -200,8 +197,6 @@ def export_labelstudio(
     -------
     LabelStudioProject
     """
-    from ..loop.store import AnswerStore, atomic_write_text
-
     if not isinstance(store, AnswerStore):
         raise TypeError(f"store must be an AnswerStore; got {type(store).__name__}.")
     queries = store.unanswered_pending()
@@ -467,8 +462,6 @@ def _hold(path: Path):
 
 
 def _load_store(path: str, flag: str) -> AnswerStore:
-    from ..loop.store import AnswerStore
-
     if not Path(path).is_file():
         raise ValueError(f"{flag}: no answer store at {path!r}.")
     return AnswerStore.load(path)
