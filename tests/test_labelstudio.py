@@ -29,6 +29,7 @@ import pytest
 
 from alsel.annotate import labelstudio as ls
 from alsel.cli import main
+from alsel.loop.locking import hold
 from alsel.loop.store import AnswerStore
 
 REPO = Path(__file__).resolve().parents[1]
@@ -240,6 +241,25 @@ def test_import_refusal_names_every_bad_task(tmp_path, capsys):
     assert main(["import-labelstudio", str(export), "--store", str(store.path)]) == 2
     err = capsys.readouterr().err
     assert "task 1:" in err and "task 2:" in err and "nothing was stored" in err
+
+
+def test_import_command_waits_for_no_one_while_a_run_or_another_import_holds_the_store(tmp_path, capsys):
+    store, _ = _round(tmp_path)
+    export = _write(tmp_path, [_task(1, 0, 0, ls.round_id(store), [_ann(11, "yes")])])
+    before = store.path.read_bytes()
+    with hold(store.path, "answer store"):
+        assert main(["import-labelstudio", str(export), "--store", str(store.path)]) == 2
+    assert "in use" in capsys.readouterr().err and store.path.read_bytes() == before
+
+    run = tmp_path / "run"  # a store of an `alsel run` folder: the run holds the folder
+    (run / "stores").mkdir(parents=True)
+    (run / "config.json").write_text("{}")
+    shutil.copy(store.path, run / "stores" / "proposed-seed0.json")
+    with hold(run, "run folder"):
+        assert main(["import-labelstudio", str(export), "--store", str(run / "stores" / "proposed-seed0.json")]) == 2
+    assert "run folder" in capsys.readouterr().err
+    assert main(["import-labelstudio", str(export), "--store", str(run / "stores" / "proposed-seed0.json")]) == 0
+    assert AnswerStore.load(run / "stores" / "proposed-seed0.json").answers() == {(0, 0): True}
 
 
 def test_import_refuses_files_that_are_not_an_export(tmp_path):

@@ -453,12 +453,17 @@ def import_labelstudio(path: str | os.PathLike, store: AnswerStore, *,
 
 
 # ---------------------------------------------------------------------------- command line
-def _hold(path: Path):
-    try:
-        from ..loop.locking import hold
-    except ImportError:  # the run-folder locking (branch i17-run) has not landed on this branch
-        return contextlib.nullcontext()
-    return hold(path, "answer store")
+def _hold(store: Path) -> contextlib.ExitStack:
+    """The store's lock, and its run folder's where it lies in one (``<out>/stores/*.json``):
+    ``alsel run`` holds the folder, not each store."""
+    from ..loop.locking import hold
+
+    stack = contextlib.ExitStack()
+    run = store.parent.parent
+    if store.parent.name == "stores" and (run / "config.json").is_file():
+        stack.enter_context(hold(run, "run folder"))
+    stack.enter_context(hold(store, "answer store"))
+    return stack
 
 
 def _load_store(path: str, flag: str) -> AnswerStore:
@@ -485,9 +490,15 @@ def _cmd_export(args: argparse.Namespace) -> int:
 def _cmd_import(args: argparse.Namespace) -> int:
     store_path = Path(args.store)
     _load_store(args.store, "--store")  # a missing or broken store is named before any lock file is made
-    with _hold(store_path):
-        store = _load_store(args.store, "--store")
-        result = import_labelstudio(args.export, store, annotator=args.annotator)
+    from ..cli import _CliError
+    from ..loop.locking import Busy
+
+    try:
+        with _hold(store_path):
+            store = _load_store(args.store, "--store")
+            result = import_labelstudio(args.export, store, annotator=args.annotator)
+    except Busy as exc:
+        raise _CliError(str(exc)) from None
     left = len(store.unanswered_pending())
     print(f"{len(result.answers)} answers recorded in {store_path}"
           + (f", {result.already} already there" if result.already else "")
