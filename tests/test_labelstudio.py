@@ -88,12 +88,14 @@ def _write(tmp_path: Path, tasks) -> Path:
 def test_image_files_follow_the_store_names_or_the_sorted_folder(tmp_path):
     pool = tmp_path / "pool"
     pool.mkdir()
-    for name in ["b.png", "a.JPG", "c.png", ".hidden.png", "notes.txt"]:
+    (pool / "sub").mkdir()
+    (pool / ".cache").mkdir()
+    for name in ["b.png", "a.JPG", "sub/a.png", "c.png", ".hidden.png", ".cache/d.png", "notes.txt", "e.tiff"]:
         (pool / name).write_bytes(b"x")
-    assert ls.image_files(pool, 3) == [pool / "a.JPG", pool / "b.png", pool / "c.png"]
+    assert ls.image_files(pool, 4) == [pool / "a.JPG", pool / "b.png", pool / "c.png", pool / "sub" / "a.png"]
     assert ls.image_files(pool, 2, ["c.png", "b.png"]) == [pool / "c.png", pool / "b.png"]
-    with pytest.raises(ValueError, match="--images.*holds 3 image files.*4 images"):
-        ls.image_files(pool, 4)
+    with pytest.raises(ValueError, match="--images.*holds 4 image files.*3 images"):
+        ls.image_files(pool, 3)
     with pytest.raises(ValueError, match="--images.*not in"):
         ls.image_files(pool, 1, ["missing.png"])
     (tmp_path / "outside.png").write_bytes(b"x")

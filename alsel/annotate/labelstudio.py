@@ -45,8 +45,9 @@ CHOICE_NAME = "answer"
 CHOICES = {"yes": True, "no": False}
 #: How Label Studio serves files of a local folder (Local Files storage).
 LOCAL_FILES_URL = "/data/local-files/?d="
-#: Suffixes counted as images when the store has no image names (case-insensitive).
-IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".gif", ".bmp", ".webp", ".tif", ".tiff"})
+#: Suffixes counted as images when the store has no image names (case-insensitive); the same as
+#: ``alsel annotate``'s (alsel/annotate/images.py): what browsers show, and no SVG (scripts).
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".webp", ".bmp")
 
 
 class LabelStudioError(ValueError):
@@ -60,8 +61,8 @@ def image_files(images: str | os.PathLike, n_images: int,
 
     The rule shared by ``alsel annotate`` and the Label Studio export: with ``image_names`` (the
     store's), image ``i`` is ``images / image_names[i]``; without, it is the ``i``-th image file
-    (suffix in :data:`IMAGE_SUFFIXES`, hidden files left out) directly in ``images``, in sorted
-    order of the file names.
+    (suffix in :data:`IMAGE_SUFFIXES`) under ``images``, sub-folders included, hidden files and
+    folders left out, in sorted order of the relative POSIX paths.
 
     Parameters
     ----------
@@ -105,15 +106,15 @@ def image_files(images: str | os.PathLike, n_images: int,
             raise ValueError(f"--images: {len(missing)} image(s) named by the store are not in {str(folder)!r}, "
                              f"e.g. {missing[:5]}; give the folder the store's image names are relative to.")
         return files
-    files = sorted(
-        (p for p in folder.iterdir()
-         if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in IMAGE_SUFFIXES),
-        key=lambda p: p.name)
+    found = {p.relative_to(folder).as_posix(): p for p in folder.rglob("*")
+             if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()
+             and not any(part.startswith(".") for part in p.relative_to(folder).parts)}
+    files = [found[name] for name in sorted(found)]
     if len(files) != n_images:
         raise ValueError(
             f"--images: {str(folder)!r} holds {len(files)} image files ({', '.join(sorted(IMAGE_SUFFIXES))}) "
             f"but the store has {n_images} images and no image names; give the folder with exactly "
-            "the pool's images (image i = the i-th file in sorted order).")
+            "the pool's images (image i = the i-th file in sorted order of the paths under it).")
     return files
 
 
