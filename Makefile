@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip install --disable-pip-version-check -q -c constraints.txt
 
-.PHONY: demo test bench clean
+.PHONY: demo test test-labelstudio labelstudio bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,11 +28,36 @@ $(VENV)/.loop: pyproject.toml constraints.txt | $(BIN)/python
 demo: $(VENV)/.loop
 	$(BIN)/alsel run examples/loop-demo.toml -o demo-results
 
-test: $(VENV)/.dev
+# Label Studio for the round-trip test (tests/test_labelstudio.py), in its own virtual environment:
+# its pins clash with ours. Besides the install, a migrated empty database (`label-studio init`)
+# that each test server starts from: a fresh one migrates for about a minute, a copy starts in ~10 s.
+# Nothing reaches outside: no error reports, analytics or version checks (docs/annotate-labelstudio.md).
+LS_VENV    := .venv-labelstudio
+LS_VERSION ?= 1.23.2
+LS_QUIET   := SENTRY_DSN= FRONTEND_SENTRY_DSN= COLLECT_ANALYTICS=false LATEST_VERSION_CHECK=false
+
+$(LS_VENV)/.ready:
+	rm -rf $(LS_VENV)
+	$(PYTHON) -m venv $(LS_VENV)
+	$(LS_VENV)/bin/python -m pip install --disable-pip-version-check -q --upgrade pip
+	$(LS_VENV)/bin/python -m pip install --disable-pip-version-check -q label-studio==$(LS_VERSION)
+	env $(LS_QUIET) XDG_DATA_HOME=$(CURDIR)/$(LS_VENV)/xdg XDG_CONFIG_HOME=$(CURDIR)/$(LS_VENV)/xdg \
+	    XDG_CACHE_HOME=$(CURDIR)/$(LS_VENV)/xdg LABEL_STUDIO_BASE_DATA_DIR=$(CURDIR)/$(LS_VENV)/template \
+	    $(LS_VENV)/bin/label-studio init --quiet --data-dir $(CURDIR)/$(LS_VENV)/template --no-browser \
+	    > $(LS_VENV)/init.log 2>&1 || (tail -20 $(LS_VENV)/init.log; exit 1)
+	@touch $@
+
+labelstudio: $(LS_VENV)/.ready
+
+test: $(VENV)/.dev $(LS_VENV)/.ready
 	$(BIN)/python -m pytest -q
+
+# Only the Label Studio round trip (export, real server, import, refusals).
+test-labelstudio: $(VENV)/.dev $(LS_VENV)/.ready
+	$(BIN)/python -m pytest -q tests/test_labelstudio.py
 
 bench: $(VENV)/.dev
 	$(BIN)/python -m pytest benchmarks -q --benchmark-only --benchmark-columns=min,mean,max,rounds --benchmark-json=benchmarks/results.json
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis demo-results
+	rm -rf $(VENV) $(LS_VENV) build *.egg-info .pytest_cache .hypothesis demo-results
