@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__, cli_tools
+from .annotate import cli as annotate_cli
 from .errors import AlselError
 from .formulations import FORMULATIONS
 from .rounding import ROUNDINGS
@@ -248,6 +249,7 @@ def build_parser() -> argparse.ArgumentParser:
     listing.add_argument("--options", action="store_true", help="also list each one's options")
     listing.set_defaults(run=_cmd_solvers)
     cli_tools.add_commands(commands)
+    annotate_cli.add_command(commands)
     return parser
 
 
