@@ -125,7 +125,7 @@ class Client:
     def __init__(self, base: str, token: str, *, transport=None, client=None) -> None:
         import httpx
 
-        self.http = client or httpx.Client(base_url=base, transport=transport, timeout=30.0)
+        self.http = client or httpx.Client(base_url=base, transport=transport, timeout=30.0, follow_redirects=True)
         response = self.http.get(f"/?token={token}")
         assert response.status_code == 200, response.text
         self.csrf = self.http.get("/api/state").json()["csrf"]
