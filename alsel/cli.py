@@ -13,6 +13,7 @@ import numpy as np
 
 from . import __version__, cli_tools
 from .annotate import labelstudio as annotate_labelstudio
+from .annotate import cli as annotate_cli
 from .errors import AlselError
 from .formulations import FORMULATIONS
 from .rounding import ROUNDINGS
@@ -269,6 +270,7 @@ def build_parser() -> argparse.ArgumentParser:
     listing.set_defaults(run=_cmd_solvers)
     cli_tools.add_commands(commands)
     annotate_labelstudio.add_commands(commands)
+    annotate_cli.add_command(commands)
     return parser
 
 

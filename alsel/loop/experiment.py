@@ -18,7 +18,7 @@ The config (TOML or JSON) has up to four sections; every key is optional and def
     c_max = 5                   # queries per image at most (the paper: 5)
     seeds = [0]                 # one run per seed; each seed draws its own L, U and test
     strategies = ["proposed", "rr", "ee", "pixel-random", "pixel-entropy"]
-    oracle = "simulated"        # simulated | terminal | csv
+    oracle = "simulated"        # simulated | terminal | csv | web (people answer in a browser)
     error_rate = 0.0            # simulated oracle: chance of a wrong answer
     cost_profile = "cityscapes" # Table 1 profile of the hours plot (the CSV has all three)
     threads = 1                 # torch threads; 0 = torch's default (1 is fastest on a busy 2-core machine)
@@ -39,6 +39,12 @@ The config (TOML or JSON) has up to four sections; every key is optional and def
     g_mapping = "minmax"
     r_mapping = "minmax"
     formulation = "none"        # none = the default pipeline; "paper" with rounding "topb" = the paper's
+
+    [web]                       # oracle = "web": the page of alsel.annotate (docs/annotate.md)
+    host = "127.0.0.1"
+    port = 8000                 # 0 = any free port (the URL with its token is printed)
+    lease_seconds = 120.0       # a query stays with a page that does not answer it this long
+    annotator = "unknown"       # name stored with answers of pages that give none
 
 A strategy entry is a name, or a table with ``name``, an optional ``label`` and (for proposed)
 its own parameters, e.g. ``{name = "proposed", label = "proposed-log", g_mapping = "log",
@@ -87,8 +93,9 @@ DEFAULTS: dict[str, dict[str, Any]] = {
               "background_weight": 0.2, "image_score": "logprob", "width": 16},
     "proposed": {"lam": 1.0, "alpha": 1.0, "g_mapping": "minmax", "r_mapping": "minmax",
                  "formulation": "none", "rounding": None, "solver": None},
+    "web": {"host": "127.0.0.1", "port": 8000, "lease_seconds": 120.0, "annotator": "unknown"},
 }
-ORACLES = ("simulated", "terminal", "csv")
+ORACLES = ("simulated", "terminal", "csv", "web")
 
 
 class ConfigError(ValueError):
@@ -206,6 +213,12 @@ def validate(config: dict) -> None:
     for key in ("lr", "r"):
         _check(_is_number(train[key]) and train[key] > 0, f"[train] {key} must be a number > 0; got {train[key]!r}.")
     _check(_is_number(train["beta"]) and train["beta"] >= 0, f"[train] beta must be a number >= 0; got {train['beta']!r}.")
+    web = config["web"]
+    _check(isinstance(web["host"], str) and web["host"] != "", f"[web] host must be an address; got {web['host']!r}.")
+    _check(_is_int(web["port"]) and 0 <= web["port"] <= 65535, f"[web] port must be 0..65535; got {web['port']!r}.")
+    _check(_is_number(web["lease_seconds"]) and web["lease_seconds"] > 0, f"[web] lease_seconds must be > 0; got {web['lease_seconds']!r}.")
+    _check(isinstance(web["annotator"], str) and web["annotator"].strip() != "",
+           f"[web] annotator must be a non-empty name; got {web['annotator']!r}.")
     specs = strategy_specs(config)
     labels = [label for label, *_ in specs]
     duplicates = sorted({label for label in labels if labels.count(label) > 1})
@@ -310,6 +323,10 @@ def _oracle(config: dict, pool, out: Path, label: str, seed: int, store: AnswerS
     from .oracles import CsvOracle, SimulatedOracle, TerminalOracle
 
     kind = config["loop"]["oracle"]
+    if kind == "web":
+        from ..annotate.oracle import WebOracle
+
+        return WebOracle.for_run(out, store, pool.images, seed, **config["web"])
     if kind == "simulated":
         return SimulatedOracle(pool.masks, config["loop"]["error_rate"], seed=seed)
     if kind == "terminal":
