@@ -96,10 +96,10 @@ def test_image_files_follow_the_store_names_or_the_sorted_folder(tmp_path):
     assert ls.image_files(pool, 2, ["c.png", "b.png"]) == [pool / "c.png", pool / "b.png"]
     with pytest.raises(ValueError, match="--images.*holds 4 image files.*3 images"):
         ls.image_files(pool, 3)
-    with pytest.raises(ValueError, match="--images.*not in"):
+    with pytest.raises(ValueError, match="--images.*no such file"):
         ls.image_files(pool, 1, ["missing.png"])
     (tmp_path / "outside.png").write_bytes(b"x")
-    with pytest.raises(ValueError, match="outside"):
+    with pytest.raises(ValueError, match=r"\.\./outside\.png.*'\.\.'"):
         ls.image_files(pool, 1, ["../outside.png"])
 
 

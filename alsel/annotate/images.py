@@ -22,7 +22,8 @@ def list_images(root: str | os.PathLike) -> list[str]:
     """Relative POSIX paths of the image files under ``root`` (by suffix), sorted."""
     root = Path(root)
     found = [p.relative_to(root).as_posix() for p in root.rglob("*")
-             if p.suffix.lower() in SUFFIXES and not any(part.startswith(".") for part in p.relative_to(root).parts)]
+             if p.suffix.lower() in SUFFIXES and p.is_file()
+             and not any(part.startswith(".") for part in p.relative_to(root).parts)]
     return sorted(found)
 
 
@@ -43,22 +44,22 @@ class ImageSource:
     def __init__(self, root: str | os.PathLike, n_images: int, names: Sequence[str] | None = None) -> None:
         self.root = Path(root)
         if not self.root.is_dir():
-            raise ValueError(f"images: {self.root} is not a folder; pass the folder that holds the images (--images).")
+            raise ValueError(f"--images: {self.root} is not a folder; pass the folder that holds the images (--images).")
         self.real_root = self.root.resolve(strict=True)
         if names is None:
             names = list_images(self.root)
             if len(names) != n_images:
                 raise ValueError(
-                    f"images: {self.root} holds {len(names)} image files ({', '.join(SUFFIXES)}) but the "
+                    f"--images: {self.root} holds {len(names)} image files ({', '.join(SUFFIXES)}) but the "
                     f"store has {n_images} images and no image names; image i is the i-th file in sorted "
                     "order, so the counts must match (or create the store with image_names).")
         elif len(names) != n_images:
-            raise ValueError(f"images: {len(names)} names for {n_images} images.")
+            raise ValueError(f"--images: {len(names)} names for {n_images} images.")
         self.names = [str(n) for n in names]
         bad = [(n, why) for n in self.names if (why := self._refusal(n)) is not None]
         if bad:
             shown = "; ".join(f"{n!r}: {why}" for n, why in bad[:5])
-            raise ValueError(f"images: {len(bad)} image(s) under {self.root} cannot be served: {shown}"
+            raise ValueError(f"--images: {len(bad)} image(s) under {self.root} cannot be served: {shown}"
                              + (" ..." if len(bad) > 5 else ""))
 
     def __len__(self) -> int:

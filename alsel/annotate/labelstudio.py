@@ -36,6 +36,7 @@ from typing import Any
 from urllib.parse import quote
 
 from ..loop.store import AnswerStore, atomic_write_text
+from .images import SUFFIXES, ImageSource
 
 #: File names inside the project folder written by :func:`export_labelstudio`.
 CONFIG_FILE, TASKS_FILE, MANIFEST_FILE = "label_config.xml", "tasks.json", "alsel-labelstudio.json"
@@ -47,7 +48,7 @@ CHOICES = {"yes": True, "no": False}
 LOCAL_FILES_URL = "/data/local-files/?d="
 #: Suffixes counted as images when the store has no image names (case-insensitive); the same as
 #: ``alsel annotate``'s (alsel/annotate/images.py): what browsers show, and no SVG (scripts).
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".webp", ".bmp")
+IMAGE_SUFFIXES = SUFFIXES
 
 
 class LabelStudioError(ValueError):
@@ -84,38 +85,8 @@ def image_files(images: str | os.PathLike, n_images: int,
         ``images`` is not a folder; a named file is missing or lies outside ``images``; without
         names, the folder does not hold exactly ``n_images`` image files.
     """
-    folder = Path(images)
-    if not folder.is_dir():
-        raise ValueError(f"--images: {str(folder)!r} is not a folder; give the folder of the pool's images.")
-    root = folder.resolve()
-    if image_names is not None:
-        if len(image_names) != n_images:
-            raise ValueError(f"image_names has {len(image_names)} entries for {n_images} images.")
-        files, missing, outside = [], [], []
-        for name in image_names:
-            path = folder / name
-            if not path.resolve().is_relative_to(root):
-                outside.append(name)
-            elif not path.is_file():
-                missing.append(name)
-            files.append(path)
-        if outside:
-            raise ValueError(f"--images: image name(s) {outside[:5]} of the store lie outside {str(folder)!r}; "
-                             "image names must be paths inside the image folder.")
-        if missing:
-            raise ValueError(f"--images: {len(missing)} image(s) named by the store are not in {str(folder)!r}, "
-                             f"e.g. {missing[:5]}; give the folder the store's image names are relative to.")
-        return files
-    found = {p.relative_to(folder).as_posix(): p for p in folder.rglob("*")
-             if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()
-             and not any(part.startswith(".") for part in p.relative_to(folder).parts)}
-    files = [found[name] for name in sorted(found)]
-    if len(files) != n_images:
-        raise ValueError(
-            f"--images: {str(folder)!r} holds {len(files)} image files ({', '.join(sorted(IMAGE_SUFFIXES))}) "
-            f"but the store has {n_images} images and no image names; give the folder with exactly "
-            "the pool's images (image i = the i-th file in sorted order of the paths under it).")
-    return files
+    source = ImageSource(images, n_images, image_names)
+    return [source.root / name for name in source.names]
 
 
 # ---------------------------------------------------------------------------- export
