@@ -141,7 +141,8 @@ def _memory_mb(field: str = "VmHWM") -> float:
 
 
 #: Left out of the default sweep: cvxpy restates the model in its own algebra (slow at scale),
-#: Clarabel's interior point on the whole LP grows fast (N = 600: 16.8 s against HiGHS's 1.5 s;
+#: Clarabel's interior point on the whole LP grows fast (N = 600: 222 s against HiGHS's 24 s on a
+#: loaded 2-core machine, docs/bench.md;
 #: it is for the working set's sub-LPs and QPs), and Gurobi's pip license stops at 2000
 #: variables. Name them to include them.
 NOT_BY_DEFAULT = ("cvxpy", "clarabel", "gurobi")
