@@ -420,7 +420,8 @@ def plot(runs: Sequence[BenchRun], out_dir: str | Path) -> list[Path]:
     ax.set_ylabel("solve time (s)")
     ax.set_title("solve time against N (x: failed or limit)")
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8)
+    if ax.lines:  # nothing optimal (every run failed or hit its limit): no legend to draw
+        ax.legend(fontsize=8)
     fig.tight_layout()
     time_path = out_dir / "time_vs_n.png"
     fig.savefig(time_path, dpi=110)
