@@ -537,4 +537,8 @@ class _DefaultsFormatter(argparse.HelpFormatter):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # `python -m alsel.cli` runs this file as __main__; go through alsel.cli itself, so that the
+    # errors cli_tools raises (alsel.cli._CliError) are the ones main() catches
+    from alsel.cli import main as _main
+
+    sys.exit(_main())

@@ -225,3 +225,12 @@ def test_ctrl_c_exits_130_and_keeps_every_row(tmp_path):
     assert kept[: len(earlier)] == earlier
     assert f"interrupted: {len(kept) - len(earlier)} of 5000 runs kept" in stderr
     assert len(kept) - len(earlier) >= 2
+
+
+def test_python_m_alsel_cli_refuses_a_file_as_out_without_a_traceback(tmp_path):
+    (tmp_path / "a-file").write_text("")
+    env = {**os.environ, "PYTHONPATH": str(Path(alsel.__file__).parent.parent)}
+    result = subprocess.run([sys.executable, "-m", "alsel.cli", "bench", "--sizes", "20", "--out",
+                             str(tmp_path / "a-file")], capture_output=True, text=True, env=env, timeout=300)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "--out" in result.stderr and (tmp_path / "a-file").read_text() == ""
