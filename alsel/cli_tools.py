@@ -16,7 +16,7 @@ def add_commands(commands) -> None:
     bench.add_argument("--classes", type=_count(1), default=19, help="C of the synthetic instances")
     bench.add_argument("--solvers", default="auto",
                        help="comma-separated backends (`alsel solvers`); auto: every usable LP "
-                            "backend here, GPU ones included, but cvxpy and gurobi (name those)")
+                            "backend here, GPU ones included, but cvxpy, clarabel and gurobi (name those)")
     bench.add_argument("--formulations", default="symmetric", help="comma-separated formulations")
     bench.add_argument("--repeat", type=_count(1), default=1, help="runs of each combination")
     bench.add_argument("--time-limit", type=_number(positive=True), default=600.0, help="seconds per solve")
