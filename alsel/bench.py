@@ -5,7 +5,8 @@ certificate of the answer (the same formula for every backend) and the process's
 memory during the run (Linux: the peak is reset before each run through /proc/self/clear_refs;
 elsewhere the column is empty). A run that raises or hits its limit is recorded as such and the
 sweep goes on; rows are appended to the CSV as they finish, so an interrupted sweep (Ctrl-C)
-keeps what it measured.
+keeps what it measured. A CSV that already holds rows is appended to, never truncated: every row
+carries the ``run_id`` of the sweep that wrote it, and a CSV with other columns is refused.
 
 >>> runs = alsel.bench.sweep([300, 1200], ["highs", "pdlp"], ["symmetric"])   # doctest: +SKIP
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import math
+import secrets
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, fields
@@ -53,6 +55,8 @@ class BenchRun:
     nnz: int = 0
     error: str = ""
     working_set: bool = False  # solved on the working set of images (alsel.solvers.working_set)
+    run_id: str = ""  # the sweep (one `alsel bench` invocation) that measured it
+
 
     @property
     def solver_label(self) -> str:
@@ -61,6 +65,60 @@ class BenchRun:
 
 
 FIELDS = [f.name for f in fields(BenchRun)]
+
+
+class BenchRuns(list):
+    """The runs of one sweep (a list of BenchRun), with how it ended.
+
+    Attributes
+    ----------
+    run_id : str
+        The sweep's id, also in every row it wrote to the CSV.
+    planned : int
+        The number of runs the sweep was to make.
+    interrupted : bool
+        True when Ctrl-C (KeyboardInterrupt) stopped it; the list holds the runs kept.
+    """
+
+    def __init__(self, run_id: str, planned: int) -> None:
+        super().__init__()
+        self.run_id, self.planned, self.interrupted = run_id, planned, False
+
+
+def new_run_id() -> str:
+    """A sweep's id: its UTC start time and a random suffix, e.g. ``20261204T164008Z-3fa9c1``."""
+    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + secrets.token_hex(3)
+
+
+def check_csv(path: str | Path) -> None:
+    """Refuse a CSV that :func:`sweep` cannot append to: other columns, or a torn last line.
+
+    A missing or empty file is fine (the header is written first).
+
+    Raises
+    ------
+    ValueError
+        Naming the file and the fix.
+    """
+    path = Path(path)
+    if not path.exists() or path.stat().st_size == 0:
+        return
+    with open(path, newline="", encoding="utf-8", errors="replace") as file:
+        header = next(csv.reader(file), [])
+    if header != FIELDS:
+        missing = [name for name in FIELDS if name not in header]
+        extra = [name for name in header if name not in FIELDS]
+        raise ValueError(
+            f"{str(path)!r} holds rows with other columns than this version of alsel writes "
+            f"(missing: {', '.join(missing) or 'none'}; unknown: {', '.join(extra) or 'none'}; or "
+            "another order); its rows are kept: move or rename it, or choose another --out, and "
+            "run again."
+        )
+    with open(path, "rb") as file:
+        file.seek(-1, 2)
+        if file.read(1) != b"\n":
+            raise ValueError(f"{str(path)!r} ends in an incomplete line (a write cut off?); fix or move "
+                             "the file, or choose another --out, and run again.")
 
 
 def _reset_peak_memory() -> bool:
@@ -83,7 +141,8 @@ def _memory_mb(field: str = "VmHWM") -> float:
 
 
 #: Left out of the default sweep: cvxpy restates the model in its own algebra (slow at scale),
-#: Clarabel's interior point on the whole LP grows fast (N = 600: 16.8 s against HiGHS's 1.5 s;
+#: Clarabel's interior point on the whole LP grows fast (N = 600: 222 s against HiGHS's 24 s on a
+#: loaded 2-core machine, docs/bench.md;
 #: it is for the working set's sub-LPs and QPs), and Gurobi's pip license stops at 2000
 #: variables. Name them to include them.
 NOT_BY_DEFAULT = ("cvxpy", "clarabel", "gurobi")
@@ -125,7 +184,8 @@ def sweep(
     solver_options: dict[str, dict[str, Any]] | None = None,
     problem_factory: Callable[[int], SelectionProblem] | None = None,
     working_set: bool = False,
-) -> list[BenchRun]:
+    run_id: str | None = None,
+) -> BenchRuns:
     """Run every solver on every formulation at every size, ``repeat`` times.
 
     Parameters
@@ -141,7 +201,8 @@ def sweep(
     problem : SelectionProblem, optional
         The user's own instance (e.g. from G/R files) instead of the synthetic sweep.
     csv_path : path, optional
-        Rows are appended as runs finish (the header first).
+        Rows are appended as runs finish (the header first, into a new or empty file); an
+        existing file with other columns is refused before any run (:func:`check_csv`).
     solver_options : dict, optional
         Extra options per backend name, e.g. ``{"pdlp": {"tol": 1e-6}}``.
     problem_factory : callable, optional
@@ -149,11 +210,14 @@ def sweep(
     working_set : bool
         Solve each relaxation on the working set of images, as select() does by default, where
         it applies (``BenchRun.working_set`` says where it did); False: the whole LP.
+    run_id : str, optional
+        The id written in every row (default: :func:`new_run_id`).
 
     Returns
     -------
-    list of BenchRun
-        One per run, in the order run (also when interrupted by Ctrl-C).
+    BenchRuns
+        One BenchRun per run, in the order run. Ctrl-C stops the sweep and returns the runs kept,
+        with ``interrupted`` True (every one of them is in the CSV).
     """
     if problem is None:
         sizes = check_sizes(sizes)
@@ -168,32 +232,33 @@ def sweep(
     factory = problem_factory or (lambda n: random_problem(n, classes, B=max(1, n // 6), C_max=5, lam=1.0, seed=seed))
     plan = [(n, f, s, r) for n in ([problem.n_images] if problem is not None else sizes)
             for f in formulations for s in solver_names for r in range(repeat)]
-    warm_up = random_problem(12, 3, B=4, C_max=2, lam=1.0, seed=seed)
-    for name in solver_names:  # first-call costs (JIT compilation, imports, licences) stay out
-        for formulation in formulations:
-            if formulation not in INTEGRAL_FORMULATIONS or solvers.get(name).supports_mip:
-                try:
-                    solvers.solve(build_lp(warm_up, formulation), name, solver_options.get(name, {}))
-                except Exception:  # noqa: S110 - a failing backend is recorded by its real runs
-                    pass
+    runs = BenchRuns(run_id or new_run_id(), len(plan))
     writer = _CsvWriter(csv_path)
-    runs: list[BenchRun] = []
-    bar = _progress(len(plan), progress)
+    bar = None
     cache: dict[int, SelectionProblem] = {}
     try:
+        warm_up = random_problem(12, 3, B=4, C_max=2, lam=1.0, seed=seed)
+        for name in solver_names:  # first-call costs (JIT compilation, imports, licences) stay out
+            for formulation in formulations:
+                if formulation not in INTEGRAL_FORMULATIONS or solvers.get(name).supports_mip:
+                    try:
+                        solvers.solve(build_lp(warm_up, formulation), name, solver_options.get(name, {}))
+                    except Exception:  # noqa: S110 - a failing backend is recorded by its real runs
+                        pass
+        bar = _progress(len(plan), progress)
         for n, formulation, solver, r in plan:
             if bar is not None:
                 bar.set_description(f"N={n} {formulation} {solver}")
             instance = problem if problem is not None else cache.setdefault(n, factory(n))
             run = _run_one(instance, formulation, solver, r, time_limit, solver_options.get(solver, {}),
                            working_set)
-            runs.append(run)
+            run.run_id = runs.run_id
             writer.write(run)
+            runs.append(run)
             if bar is not None:
                 bar.update(1)
     except KeyboardInterrupt:
-        if bar is not None:
-            bar.write(f"interrupted: {len(runs)} of {len(plan)} runs kept")
+        runs.interrupted = True
     finally:
         if bar is not None:
             bar.close()
@@ -238,24 +303,37 @@ def _run_one(problem: SelectionProblem, formulation: str, solver: str, repeat: i
 
 
 class _CsvWriter:
+    """Appends rows to a CSV, never truncating it (the header only into a new or empty file)."""
+
     def __init__(self, path: str | Path | None) -> None:
         self.file = None
         if path is not None:
             path = Path(path)
+            check_csv(path)
             path.parent.mkdir(parents=True, exist_ok=True)
-            self.file = open(path, "w", newline="")
+            self.file = open(path, "a", newline="", encoding="utf-8")
             self.writer = csv.DictWriter(self.file, fieldnames=FIELDS)
-            self.writer.writeheader()
-            self.file.flush()
+            if self.file.tell() == 0:
+                self.writer.writeheader()
+                self.file.flush()
 
     def write(self, run: BenchRun) -> None:
         if self.file is not None:
-            self.writer.writerow(asdict(run))
+            # one write call per row, so Ctrl-C cannot land inside a row
+            self.file.write(_csv_line(asdict(run)))
             self.file.flush()
 
     def close(self) -> None:
         if self.file is not None:
             self.file.close()
+
+
+def _csv_line(row: dict[str, Any]) -> str:
+    import io
+
+    buffer = io.StringIO()
+    csv.DictWriter(buffer, fieldnames=FIELDS).writerow(row)
+    return buffer.getvalue()
 
 
 def _progress(total: int, enabled: bool):
@@ -342,7 +420,8 @@ def plot(runs: Sequence[BenchRun], out_dir: str | Path) -> list[Path]:
     ax.set_ylabel("solve time (s)")
     ax.set_title("solve time against N (x: failed or limit)")
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8)
+    if ax.lines:  # nothing optimal (every run failed or hit its limit): no legend to draw
+        ax.legend(fontsize=8)
     fig.tight_layout()
     time_path = out_dir / "time_vs_n.png"
     fig.savefig(time_path, dpi=110)

@@ -4,9 +4,13 @@ synthetic pool) and ``alsel run`` (an active-learning experiment from a config f
 from __future__ import annotations
 
 import argparse
+import io
 import logging
+import math
 import os
+import re
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -26,12 +30,19 @@ class _CliError(Exception):
     """A user error found by the CLI itself (exit status 2)."""
 
 
+#: `alsel demo` calls a relaxation degenerate when at least this share of its M's mass is at 1/2
+#: (the paper's LP relaxation: ~100%; the convex QP: 0%).
+DEGENERATE_HALF_MASS = 0.5
+
+
 def _load_matrix(path: str, flag: str):
     """A dense array (.npy, .csv, .txt) or a scipy.sparse matrix (.npz from scipy.sparse.save_npz,
     e.g. a kNN R)."""
     file = Path(path)
     if not file.is_file():
         raise _CliError(f"{flag}: no such file {path!r}.")
+    if file.suffix in (".csv", ".txt"):
+        return _load_text_matrix(file, flag, "," if file.suffix == ".csv" else None)
     try:
         if file.suffix == ".npy":
             return np.load(file, allow_pickle=False)
@@ -39,8 +50,6 @@ def _load_matrix(path: str, flag: str):
             import scipy.sparse
 
             return scipy.sparse.load_npz(file)
-        if file.suffix in (".csv", ".txt"):
-            return np.loadtxt(file, delimiter="," if file.suffix == ".csv" else None, ndmin=2)
     except Exception as exc:
         raise _CliError(f"{flag}: could not read {path!r}: {exc}") from exc
     raise _CliError(
@@ -49,20 +58,225 @@ def _load_matrix(path: str, flag: str):
     )
 
 
+def _load_text_matrix(file: Path, flag: str, delimiter: str | None) -> np.ndarray:
+    """A numeric text matrix; a file that is not one is refused naming the file and the line."""
+    try:
+        data = file.read_bytes()
+    except OSError as exc:
+        raise _CliError(f"{flag}: could not read {str(file)!r}: {exc.strerror}.") from exc
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise _CliError(
+            f"{flag}: {str(file)!r} line {line}: byte 0x{data[exc.start]:02x} is not UTF-8 text; "
+            "the file must hold numbers only (np.savetxt writes such a file)."
+        ) from None
+    try:
+        return np.loadtxt(text.splitlines(), delimiter=delimiter, ndmin=2)
+    except ValueError as exc:
+        raise _CliError(_text_matrix_problem(file, flag, text, delimiter) or
+                        f"{flag}: could not read {str(file)!r}: {exc}") from None
+
+
+def _text_matrix_problem(file: Path, flag: str, text: str, delimiter: str | None) -> str | None:
+    """Which line of a text matrix is not numbers, in words (only on the error path)."""
+    lines = text.splitlines()
+    for number, line in enumerate(lines, start=1):
+        fields = [f.strip() for f in (line.split(delimiter) if delimiter else line.split())]
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        bad = [f for f in fields if not _is_number(f)]
+        if not bad:
+            continue
+        rest_numeric = all(
+            all(_is_number(f.strip()) for f in (other.split(delimiter) if delimiter else other.split()))
+            for other in lines[number:] if other.strip() and not other.lstrip().startswith("#")
+        )
+        if number == 1 and rest_numeric:
+            return (f"{flag}: {str(file)!r} line 1 looks like a header row ({line.strip()[:60]!r}); "
+                    "remove the header row, or save the matrix without one (np.savetxt writes none).")
+        return (f"{flag}: {str(file)!r} line {number}: {bad[0][:40]!r} is not a number; the file "
+                f"must hold a numeric matrix{', comma-separated' if delimiter else ''}.")
+    return None
+
+
+def _is_number(field: str) -> bool:
+    try:
+        float(field)
+    except ValueError:
+        return False
+    return True
+
+
+def check_output_path(path: str | os.PathLike, flag: str, *, folder: bool = False) -> Path:
+    """Refuse an output path that cannot be written, before any work is done.
+
+    Parameters
+    ----------
+    path : str or path
+        The file (``folder=False``) or folder (``folder=True``) a command will write.
+    flag : str
+        The command-line flag that named it, for the message (e.g. ``"-o/--output"``).
+    folder : bool
+        A folder that may not exist yet: it must exist as a writable folder, or be creatable
+        (its nearest existing ancestor a writable folder). A file: its folder must exist and be
+        writable, and the path must not be a folder.
+
+    Returns
+    -------
+    Path
+        ``path`` as a Path.
+
+    Raises
+    ------
+    _CliError
+        Naming ``flag``, the path and the fix (the CLI exits with status 2).
+    """
+    target = Path(path)
+    if folder:
+        if target.exists():
+            if not target.is_dir():
+                raise _CliError(f"{flag}: {str(path)!r} exists and is not a folder; name a folder.")
+            if not os.access(target, os.W_OK | os.X_OK):
+                raise _CliError(f"{flag}: cannot write in the folder {str(path)!r} (permission denied).")
+            return target
+        ancestor = target.absolute().parent
+        while not ancestor.exists() and ancestor != ancestor.parent:
+            ancestor = ancestor.parent
+        if not ancestor.is_dir():
+            raise _CliError(f"{flag}: cannot create the folder {str(path)!r}: {str(ancestor)!r} is not a folder.")
+        if not os.access(ancestor, os.W_OK | os.X_OK):
+            raise _CliError(f"{flag}: cannot create the folder {str(path)!r}: {str(ancestor)!r} is not "
+                            "writable (permission denied).")
+        return target
+    if target.is_dir():
+        raise _CliError(f"{flag}: {str(path)!r} is a folder; give a file name, e.g. "
+                        f"{str(target / 'queries.csv')!r}.")
+    parent = target.parent
+    if not parent.exists():
+        raise _CliError(f"{flag}: the folder {str(parent)!r} does not exist; create it first "
+                        f"(mkdir -p {parent}) or write elsewhere.")
+    if not parent.is_dir():
+        raise _CliError(f"{flag}: cannot write {str(path)!r}: {str(parent)!r} is not a folder.")
+    if not os.access(parent, os.W_OK | os.X_OK) or (target.exists() and not os.access(target, os.W_OK)):
+        raise _CliError(f"{flag}: cannot write {str(path)!r} (permission denied).")
+    return target
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file in the same folder and a rename, so an
+    error or a kill mid-write leaves the old file (or none), never half a file."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, path.stat().st_mode & 0o777 if path.exists() else 0o666 & ~umask)
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
+            out.write(text)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def _count(minimum: int):
+    """An argparse type: an integer >= ``minimum``."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be >= {minimum}; got {value}")
+        return value
+
+    parse.__name__ = "integer"
+    return parse
+
+
+def _number(*, positive: bool):
+    """An argparse type: a finite number > 0 (``positive``) or >= 0."""
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"must be a finite number; got {text}")
+        if value < 0 or (positive and value == 0):
+            raise argparse.ArgumentTypeError(f"must be {'> 0' if positive else '>= 0'}; got {text}")
+        return value
+
+    parse.__name__ = "number"
+    return parse
+
+
+#: The library's argument names in the CLI's words, applied to the messages of select, demo and
+#: bench (the library names arguments as Python does; the CLI user typed flags).
+_CLI_WORDS = [
+    (re.compile(r"\bnp\.(?:u?int|float|bool_?)\d*\(([^()]*)\)"), r"\1"),
+    (re.compile(r"formulation=None"), "--formulation none"),
+    (re.compile(r"(formulation|rounding|algorithm|solver)='([^']*)'"), r"--\1 \2"),
+    (re.compile(r"\bsolver_options\b"), "--algorithm/--tol/--whole-lp"),
+    (re.compile(r"\btime_limit\b"), "--time-limit"),
+    (re.compile(r"\bC_max\b"), "--cmax"),
+    (re.compile(r"(?<![\w'-])B(?![\w'-])"), "--budget"),
+    (re.compile(r"(?<![\w'-])lam(?![\w'-])"), "--lam"),
+    (re.compile(r"^(tol|seed)\b"), r"--\1"),
+    (re.compile(r"Pass round\(--budget\)\."), "Pass a whole number."),
+]
+
+
+def in_cli_words(message: str) -> str:
+    """A library message with its argument names replaced by the flags of select/demo/bench."""
+    for pattern, replacement in _CLI_WORDS:
+        message = pattern.sub(replacement, message)
+    return message
+
+
 def _add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--solver", default=None,
-                        help="backend for the relaxation (default highs); `alsel solvers` lists them")
+                        help="backend for the relaxation (default: highs); `alsel solvers` lists them")
     parser.add_argument("--formulation", default="none", choices=["none", *FORMULATIONS],
-                        help="relaxation to solve; none (default): greedy + local search, no solver")
+                        help="relaxation to solve; none: greedy + local search, no solver")
     parser.add_argument("--rounding", default=None, choices=list(ROUNDINGS),
-                        help="default: greedy+local without a formulation, topb (the paper's) with one")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the rounding's random choices")
-    parser.add_argument("--time-limit", type=float, default=None, help="solver time limit, seconds")
-    parser.add_argument("--algorithm", default=None, help="solver algorithm, e.g. simplex, ipm, pdlp")
-    parser.add_argument("--tol", type=float, default=None, help="tolerance of first-order solvers")
+                        help="how the relaxed M becomes a selection (default: greedy+local without a formulation, "
+                             "topb (the paper's) with one)")
+    parser.add_argument("--seed", type=_count(0), default=0, help="seed of the rounding's random choices")
+    parser.add_argument("--time-limit", type=_number(positive=True), default=None,
+                        help="solver time limit, seconds (default: none)")
+    parser.add_argument("--algorithm", default=None,
+                        help="solver algorithm, e.g. simplex, ipm, pdlp (default: the backend's)")
+    parser.add_argument("--tol", type=_number(positive=True), default=None,
+                        help="tolerance of first-order solvers (default: the backend's)")
     parser.add_argument("--whole-lp", action="store_true",
-                        help="solve the whole relaxation, not the working set of images (the default; "
-                             "docs/solvers.md)")
+                        help="solve the whole relaxation, not the working set of images (default: the "
+                             "working set; docs/solvers.md)")
+
+
+#: Flags that only act on a relaxation, with the argparse dest that holds each.
+_RELAXATION_FLAGS = (("--solver", "solver"), ("--algorithm", "algorithm"), ("--tol", "tol"),
+                     ("--time-limit", "time_limit"), ("--whole-lp", "whole_lp"))
+
+
+def _check_pipeline_flags(args: argparse.Namespace) -> None:
+    """Refuse flags that have no effect without a relaxation, before any file is read."""
+    if args.formulation != "none":
+        return
+    given = [flag for flag, dest in _RELAXATION_FLAGS if getattr(args, dest) not in (None, False)]
+    if given:
+        raise _CliError(
+            f"{', '.join(given)} act(s) on a relaxation, and --formulation none (the default) solves "
+            "none; pass --formulation symmetric (or another) to solve one, or drop "
+            f"{', '.join(given)}."
+        )
 
 
 def _pipeline_kwargs(args: argparse.Namespace) -> dict:
@@ -84,14 +298,22 @@ def _write_queries(selection: Selection, out) -> None:
 
 
 def _cmd_select(args: argparse.Namespace) -> int:
+    to_stdout = args.output in (None, "-")
+    if not to_stdout:  # before any work: an answer computed and then lost helps nobody
+        check_output_path(args.output, "-o/--output")
+    _check_pipeline_flags(args)
     G = _load_matrix(args.G, "--G")
     R = _load_matrix(args.R, "--R")
     selection = select(G, R, args.budget, args.cmax, args.lam, **_pipeline_kwargs(args))
-    if args.output in (None, "-"):
+    if to_stdout:
         _write_queries(selection, sys.stdout)
     else:
-        with open(args.output, "w", newline="") as out:
-            _write_queries(selection, out)
+        buffer = io.StringIO()
+        _write_queries(selection, buffer)
+        try:
+            atomic_write_text(args.output, buffer.getvalue())
+        except OSError as exc:
+            raise _CliError(f"-o/--output: could not write {args.output!r}: {exc.strerror or exc}.") from exc
     print(selection.summary(), file=sys.stderr)
     return 0
 
@@ -99,6 +321,7 @@ def _cmd_select(args: argparse.Namespace) -> int:
 def _cmd_demo(args: argparse.Namespace) -> int:
     from .synthetic import random_problem
 
+    _check_pipeline_flags(args)
     problem = random_problem(
         args.images, args.classes, args.budget, args.cmax, args.lam, seed=args.seed
     )
@@ -121,6 +344,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
               f"lower than the paper's, in {selection.timings['total']:.2f} s against "
               f"{paper.timings['total']:.2f} s (docs/relaxation.md).")
     shown = selection.pairs[: args.show]
+    if not len(shown):
+        return 0
     print(f"first {len(shown)} of {len(selection.pairs)} queries:")
     print("  image  class  confidence G")
     for image, cls in shown:
@@ -155,9 +380,12 @@ def _describe(selection: Selection) -> None:
         fractional = int(np.sum((relaxed > 1e-6) & (relaxed < 1 - 1e-6)))
         print(
             f"relaxation: value {selection.relaxation_value:.6g}; {fractional} fractional entries "
-            f"of M ({half} at 1/2, {selection.half_mass_share:.0%} of its mass). The paper's "
-            "relaxation is degenerate: it pays almost no redundancy (docs/relaxation.md)."
+            f"of M ({half} at 1/2, {selection.half_mass_share:.0%} of its mass)."
         )
+        if selection.half_mass_share >= DEGENERATE_HALF_MASS:
+            # v = 1/2 everywhere lets every pair constraint hold with z = 0 (docs/relaxation.md)
+            print("This relaxation is degenerate: most of its mass sits at 1/2, where it pays almost "
+                  "no redundancy (docs/relaxation.md).")
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -229,39 +457,44 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="alsel",
         description="Choose which yes/no questions ('is class j in image i?') to ask an annotator.",
+        epilog="exit status: 0 done, 1 a solver or check failed, 2 bad input (nothing done), "
+               "3 stopped by the oracle (run), 130 interrupted (Ctrl-C)",
     )
     parser.add_argument("--version", action="version", version=f"alsel {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
-    commands = parser.add_subparsers(dest="command", required=True)
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     sel = commands.add_parser("select", help="select queries from G and R files")
     sel.add_argument("--G", required=True, help="confidence matrix (C, N): .npy, .csv or .txt")
     sel.add_argument("--R", required=True,
                      help="redundancy matrix (N, N): .npy, .csv or .txt, or a sparse .npz (scipy.sparse.save_npz)")
-    sel.add_argument("--budget", type=int, required=True, help="B, the number of queries")
-    sel.add_argument("--cmax", type=int, required=True, help="C_max, queries per image at most")
-    sel.add_argument("--lam", type=float, required=True, help="weight of the redundancy term")
-    sel.add_argument("-o", "--output", default=None, help="CSV file (image,class); default stdout")
+    sel.add_argument("--budget", type=_count(1), required=True, help="B, the number of queries")
+    sel.add_argument("--cmax", type=_count(1), required=True, help="C_max, queries per image at most")
+    sel.add_argument("--lam", type=_number(positive=False), required=True,
+                     help="weight of the redundancy term (>= 0)")
+    sel.add_argument("-o", "--output", default=None,
+                     help="CSV file (image,class), written atomically (default: stdout)")
     _add_pipeline_arguments(sel)
-    sel.set_defaults(run=_cmd_select)
+    sel.set_defaults(run=_cmd_select, cli_words=True)
 
     demo = commands.add_parser("demo", help="a synthetic instance at the paper's scale")
-    demo.add_argument("--images", type=int, default=1200)
-    demo.add_argument("--classes", type=int, default=19)
-    demo.add_argument("--budget", type=int, default=200)
-    demo.add_argument("--cmax", type=int, default=5)
-    demo.add_argument("--lam", type=float, default=1.0)
-    demo.add_argument("--show", type=int, default=10, help="how many queries to print")
+    demo.add_argument("--images", type=_count(1), default=1200, help="N, images in the pool")
+    demo.add_argument("--classes", type=_count(1), default=19, help="C, classes")
+    demo.add_argument("--budget", type=_count(1), default=200, help="B, the number of queries")
+    demo.add_argument("--cmax", type=_count(1), default=5, help="C_max, queries per image at most")
+    demo.add_argument("--lam", type=_number(positive=False), default=1.0,
+                      help="weight of the redundancy term (>= 0)")
+    demo.add_argument("--show", type=_count(0), default=10, help="how many queries to print (0: none)")
     demo.add_argument("--no-compare", dest="compare", action="store_false",
                       help="skip the paper's pipeline on the same problem")
     _add_pipeline_arguments(demo)
-    demo.set_defaults(run=_cmd_demo)
+    demo.set_defaults(run=_cmd_demo, cli_words=True)
 
     run = commands.add_parser("run", help="an active-learning experiment from a config file "
                               "(needs alsel[loop]; docs/loop.md)")
     run.add_argument("config", nargs="?", default=None,
                      help="TOML or JSON config; omitted: the built-in default (examples/loop-demo.toml)")
-    run.add_argument("-o", "--out", default="alsel-run", help="output folder (default alsel-run)")
+    run.add_argument("-o", "--out", default="alsel-run", help="output folder")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
     run.set_defaults(run=_cmd_run)
 
@@ -277,21 +510,58 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``alsel`` command; returns the exit status."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse: --help, --version (0) or a bad flag (2, message printed)
+        return exc.code if isinstance(exc.code, int) else 2
     if args.verbose:
         logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
     try:
         return args.run(args)
+    except KeyboardInterrupt:
+        print(f"alsel {args.command}: interrupted", file=sys.stderr)
+        return 130
     except BrokenPipeError:  # e.g. `alsel demo | head`: the reader left, nothing is wrong
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except (_CliError, ValueError, TypeError) as exc:
-        print(f"alsel {args.command}: error: {exc}", file=sys.stderr)
+        print(f"alsel {args.command}: error: {_words(args, exc)}", file=sys.stderr)
         return 2
     except AlselError as exc:
-        print(f"alsel {args.command}: {type(exc).__name__}: {exc}", file=sys.stderr)
+        print(f"alsel {args.command}: {type(exc).__name__}: {_words(args, exc)}", file=sys.stderr)
+        return 1
+    except OSError as exc:  # e.g. a full disk while writing; nothing half-written is left
+        print(f"alsel {args.command}: error: {exc}", file=sys.stderr)
         return 1
 
 
+def _words(args: argparse.Namespace, exc: BaseException) -> str:
+    message = str(exc)
+    return message if isinstance(exc, _CliError) or not getattr(args, "cli_words", False) else in_cli_words(message)
+
+
+class _Parser(argparse.ArgumentParser):
+    """A subcommand's parser: its --help shows every default."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("formatter_class", _DefaultsFormatter)
+        super().__init__(*args, **kwargs)
+
+
+class _DefaultsFormatter(argparse.HelpFormatter):
+    """Appends "(default: X)" to every option that takes a value, unless its help says it."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        help_text = action.help or ""
+        if ("default" in help_text or action.default in (None, argparse.SUPPRESS)
+                or action.nargs == 0 or not action.option_strings):
+            return help_text
+        return f"{help_text} (default: %(default)s)"
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    # `python -m alsel.cli` runs this file as __main__; go through alsel.cli itself, so that the
+    # errors cli_tools raises (alsel.cli._CliError) are the ones main() catches
+    from alsel.cli import main as _main
+
+    sys.exit(_main())

@@ -110,9 +110,20 @@ class VerifyReport:
     results: list[CheckResult] = field(default_factory=list)
 
     @property
+    def failed(self) -> bool:
+        """True when a check failed."""
+        return any(r.passed is False for r in self.results)
+
+    @property
+    def checked(self) -> int:
+        """How many checks ran (passed or failed); skipped ones do not count."""
+        return sum(r.passed is not None for r in self.results)
+
+    @property
     def ok(self) -> bool:
-        """True when no check failed (skipped checks do not fail)."""
-        return all(r.passed is not False for r in self.results)
+        """True when at least one check ran and none failed: skipped checks prove nothing, so a
+        report whose every check was skipped is not ok (``checked`` is 0, ``failed`` False)."""
+        return self.checked > 0 and not self.failed
 
     def summary(self) -> str:
         lines = [f"alsel verify: solver {self.solver!r}, formulation {self.formulation!r}"]
@@ -124,7 +135,12 @@ class VerifyReport:
             if r.counterexample is not None:
                 line += f"\n        counterexample: {r.counterexample}"
             lines.append(line)
-        lines.append("OK" if self.ok else "FAILED")
+        if self.failed:
+            lines.append("FAILED")
+        elif not self.checked:
+            lines.append("NOTHING CHECKED: every check was skipped (see the reasons above)")
+        else:
+            lines.append("OK")
         return "\n".join(lines)
 
 

@@ -4,6 +4,12 @@ the rows measured, bad input refused before any run."""
 from __future__ import annotations
 
 import csv
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -79,6 +85,7 @@ def test_interrupted_sweep_keeps_its_rows(tmp_path, planted):
     runs = bench.sweep([20, 30, 40], ["planted-interrupt"], ["symmetric"], classes=3,
                        csv_path=tmp_path / "bench.csv", progress=False)
     assert 0 < len(runs) < 3
+    assert runs.interrupted and runs.planned == 3
     assert len(rows(tmp_path / "bench.csv")) == len(runs)
 
 
@@ -141,3 +148,89 @@ def test_working_set_sweep_marks_its_runs(tmp_path, capsys):
                         problem=alsel.SelectionProblem(G, F @ F.T, 4, 5, 1.0))
     assert abs(whole[0].objective - runs[0].objective) <= 1e-6 * (1 + abs(whole[0].objective))
     assert not whole[0].working_set
+
+
+def _bench_files(tmp_path, n=30):
+    rng = np.random.default_rng(1)
+    G, F = rng.random((4, n)), rng.random((n, 3))
+    np.save(tmp_path / "g.npy", G)
+    np.save(tmp_path / "r.npy", F @ F.T)
+    return ["bench", "--G", str(tmp_path / "g.npy"), "--R", str(tmp_path / "r.npy"), "--budget", "4",
+            "--solvers", "highs", "--no-progress"]
+
+
+def test_bench_defaults_to_the_working_set_like_select(tmp_path):
+    argv = _bench_files(tmp_path, n=40)
+    assert main(argv + ["--out", str(tmp_path / "a")]) == 0
+    assert main(argv + ["--out", str(tmp_path / "b"), "--whole-lp"]) == 0
+    assert main(argv + ["--out", str(tmp_path / "c"), "--working-set"]) == 0  # the old flag: the default
+    assert [r.working_set for r in bench.read_csv(tmp_path / "a" / "bench.csv")] == [True]
+    assert [r.working_set for r in bench.read_csv(tmp_path / "b" / "bench.csv")] == [False]
+    assert [r.working_set for r in bench.read_csv(tmp_path / "c" / "bench.csv")] == [True]
+
+
+def test_bench_appends_to_an_existing_csv_with_a_run_id(tmp_path, capsys):
+    argv = _bench_files(tmp_path) + ["--out", str(tmp_path / "out"), "--formulations", "symmetric,paper"]
+    assert main(argv) == 0 and main(argv) == 0
+    written = rows(tmp_path / "out" / "bench.csv")
+    assert len(written) == 4
+    ids = [r["run_id"] for r in written]
+    assert ids[0] == ids[1] != ids[2] == ids[3] and all(ids)
+
+
+def test_bench_refuses_a_csv_with_other_columns_and_keeps_it(tmp_path, capsys):
+    out = tmp_path / "out"
+    out.mkdir()
+    old = "n_images,n_classes,formulation,solver\n300,19,symmetric,highs\n"
+    (out / "bench.csv").write_text(old)
+    assert main(_bench_files(tmp_path) + ["--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "bench.csv" in err and "move or rename it" in err and "missing:" in err
+    assert (out / "bench.csv").read_text() == old
+    assert not (out / "time_vs_n.png").exists()
+
+
+@pytest.mark.parametrize("target", ["/dev/null/x", "{file}"])
+def test_bench_and_verify_refuse_an_unwritable_out_before_any_work(tmp_path, capsys, monkeypatch, target):
+    (tmp_path / "a-file").write_text("")
+    target = target.format(file=tmp_path / "a-file")
+    calls = []
+    monkeypatch.setattr(bench, "sweep", lambda *a, **k: calls.append(a))
+    assert main(_bench_files(tmp_path) + ["--out", target]) == 2
+    assert "--out" in capsys.readouterr().err and calls == []
+    monkeypatch.setattr(alsel.verify, "verify", lambda *a, **k: calls.append(a))
+    assert main(["verify", "--examples", "1", "--out", target]) == 2
+    assert "--out" in capsys.readouterr().err and calls == []
+
+
+def test_ctrl_c_exits_130_and_keeps_every_row(tmp_path):
+    argv = _bench_files(tmp_path)
+    out = tmp_path / "out"
+    assert main(argv + ["--out", str(out)]) == 0  # an earlier sweep's row, which must survive
+    earlier = rows(out / "bench.csv")
+    env = {**os.environ, "PYTHONPATH": str(Path(alsel.__file__).parent.parent)}
+    process = subprocess.Popen([sys.executable, "-m", "alsel.cli", *argv, "--repeat", "5000", "--out", str(out)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        deadline = time.monotonic() + 120
+        while len(rows(out / "bench.csv")) < len(earlier) + 2 and time.monotonic() < deadline:
+            assert process.poll() is None, process.communicate()
+            time.sleep(0.05)
+        process.send_signal(signal.SIGINT)
+        stdout, stderr = process.communicate(timeout=120)
+    finally:
+        process.kill()
+    assert process.returncode == 130, stderr
+    kept = rows(out / "bench.csv")
+    assert kept[: len(earlier)] == earlier
+    assert f"interrupted: {len(kept) - len(earlier)} of 5000 runs kept" in stderr
+    assert len(kept) - len(earlier) >= 2
+
+
+def test_python_m_alsel_cli_refuses_a_file_as_out_without_a_traceback(tmp_path):
+    (tmp_path / "a-file").write_text("")
+    env = {**os.environ, "PYTHONPATH": str(Path(alsel.__file__).parent.parent)}
+    result = subprocess.run([sys.executable, "-m", "alsel.cli", "bench", "--sizes", "20", "--out",
+                             str(tmp_path / "a-file")], capture_output=True, text=True, env=env, timeout=300)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "--out" in result.stderr and (tmp_path / "a-file").read_text() == ""

@@ -52,7 +52,7 @@ def test_select_to_stdout_is_clean_csv(files):
     [
         (["--G", "missing.npy"], "--G: no such file 'missing.npy'"),
         (["--budget", "1000"], "infeasible"),
-        (["--cmax", "0"], "C_max must be >= 1"),
+        (["--cmax", "0"], "argument --cmax: must be >= 1"),
     ],
 )
 def test_select_errors_exit_2_with_a_message(files, capsys, argv, pattern):
@@ -128,3 +128,126 @@ def test_solvers_lists_what_each_backend_solves(capsys):
     assert "LP, QP, MIP" in lines["highs"]
     assert "LP, QP" in lines["clarabel"] and "MIP" not in lines["clarabel"]
     assert "QP" not in lines["glop"] and "QP" not in lines["pdlp"]
+
+
+def _select_argv(path, *extra):
+    return ["select", "--G", str(path / "g.npy"), "--R", str(path / "r.csv"), "--budget", "7",
+            "--cmax", "2", "--lam", "1", *extra]
+
+
+@pytest.mark.parametrize("target", ["/nonexistent/dir/q.csv", "{tmp}", "/dev/null/x"])
+def test_select_refuses_an_unwritable_output_before_any_work(files, monkeypatch, capsys, target):
+    _, path = files
+    calls = []
+    monkeypatch.setattr(alsel.cli, "select", lambda *a, **k: calls.append(a))
+    status = main(_select_argv(path, "-o", target.format(tmp=path)))
+    err = capsys.readouterr().err
+    assert status == 2 and "-o/--output" in err and "Traceback" not in err
+    assert calls == []  # nothing computed, so nothing lost
+
+
+def test_select_writes_atomically(files, monkeypatch, capsys):
+    _, path = files
+    out = path / "q.csv"
+    out.write_text("image,class\n0,0\n")  # an earlier answer
+
+    def half_then_full_disk(selection, stream):
+        stream.write("image,class\n1,")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(alsel.cli, "_write_queries", half_then_full_disk)
+    assert main(_select_argv(path, "-o", str(out))) == 1
+    assert out.read_text() == "image,class\n0,0\n"
+    assert "No space left" in capsys.readouterr().err
+    monkeypatch.undo()
+
+    def fsync_fails(fd):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(alsel.cli.os, "fsync", fsync_fails)
+    assert main(_select_argv(path, "-o", str(out))) == 2
+    assert out.read_text() == "image,class\n0,0\n"
+    assert sorted(p.name for p in path.iterdir()) == ["g.npy", "q.csv", "r.csv"]  # no temp file left
+
+
+@pytest.mark.parametrize("argv, said, not_said", [
+    (["--budget", "0"], "--budget", "B must"),
+    (["--budget", "1000"], "--budget", "Pass B"),
+    (["--cmax", "0"], "--cmax", "C_max"),
+    (["--lam", "-1"], "--lam", "lam must"),
+    (["--lam", "nan"], "--lam", "lam must"),
+    (["--tol", "1e-6"], "--formulation symmetric", "solver_options"),
+    (["--tol", "-1", "--formulation", "symmetric"], "--tol", "tol must"),
+    (["--time-limit", "0", "--formulation", "symmetric"], "--time-limit", "time_limit"),
+    (["--tol", "1e-6", "--formulation", "symmetric"], "--algorithm pdlp", "algorithm='pdlp'"),
+    (["--rounding", "topb"], "--formulation", "formulation=None"),
+])
+def test_select_errors_use_the_flags(files, capsys, argv, said, not_said):
+    _, path = files
+    args = {"--G": str(path / "g.npy"), "--R": str(path / "r.csv"), "--budget": "7", "--cmax": "2", "--lam": "1"}
+    extra = argv[2:] if argv[0] in args else argv
+    if argv[0] in args:
+        args[argv[0]] = argv[1]
+    status = main(["select", *[item for pair in args.items() for item in pair], *extra])
+    err = capsys.readouterr().err
+    assert status == 2 and said in err and not_said not in err, err
+    assert "Traceback" not in err
+
+
+def test_library_messages_in_cli_words():
+    from alsel.cli import in_cli_words
+
+    said = in_cli_words("B = np.int64(2) is infeasible: raise C_max or lower B; lam must be finite.")
+    assert said == "--budget = 2 is infeasible: raise --cmax or lower --budget; --lam must be finite."
+    assert in_cli_words("top-B rounding") == "top-B rounding"
+
+
+@pytest.mark.parametrize("content, said", [
+    (b"a,b,c\n1,2,3\n4,5,6\n", ["line 1 looks like a header row", "remove the header row"]),
+    (b"1,2,3\n4,\xe9,6\n", ["line 2", "not UTF-8"]),
+    (b"1,2,3\n4,5,6\nx,y,z\n", ["line 3", "'x' is not a number"]),
+])
+def test_unreadable_csv_names_the_file_and_line(files, capsys, content, said):
+    _, path = files
+    (path / "g.csv").write_bytes(content)
+    status = main(["select", "--G", str(path / "g.csv"), "--R", str(path / "r.csv"), "--budget", "1",
+                   "--cmax", "1", "--lam", "1"])
+    err = capsys.readouterr().err
+    assert status == 2 and str(path / "g.csv") in err, err
+    for text in said:
+        assert text in err, err
+
+
+def test_demo_calls_only_a_degenerate_relaxation_degenerate(capsys):
+    base = ["demo", "--images", "60", "--classes", "5", "--budget", "10", "--no-compare"]
+    assert main(base + ["--formulation", "symmetric"]) == 0
+    out = capsys.readouterr().out
+    assert "degenerate" in out and "100% of its mass" in out
+    assert main(base + ["--formulation", "qp"]) == 0
+    out = capsys.readouterr().out
+    assert "relaxation: value" in out and "0% of its mass" in out and "degenerate" not in out
+
+
+def test_demo_show_zero_prints_no_header_and_negative_is_refused(capsys):
+    base = ["demo", "--images", "60", "--classes", "5", "--budget", "10", "--no-compare"]
+    assert main(base + ["--show", "0"]) == 0
+    out = capsys.readouterr().out
+    assert "10 queries" in out and "queries:" not in out and "image  class" not in out
+    assert main(base + ["--show", "-1"]) == 2
+    assert "--show" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", ["select", "demo", "bench", "verify", "run", "solvers"])
+def test_help_shows_every_default(command, capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "1000")  # no wrapping inside a default such as alsel-bench
+    parser = alsel.cli.build_parser()
+    with pytest.raises(SystemExit):
+        parser.parse_args([command, "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    sub = parser._subparsers._group_actions[0].choices[command]
+    for action in sub._actions:
+        if action.option_strings and action.nargs != 0 and action.default is not None:
+            assert f"(default: {action.default})" in text, (command, action.dest)
+        elif action.option_strings and action.nargs != 0 and not action.required:
+            helptext = " ".join(action.help.split())
+            assert "default" in helptext, (command, action.dest)

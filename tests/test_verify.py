@@ -129,3 +129,14 @@ def test_the_example_plugin_backend_passes_verify(tmp_path, monkeypatch):
     finally:
         solvers._registered.pop("scipy-linprog", None)
 
+
+
+@pytest.mark.parametrize("argv", [["--solver", "glop", "--formulation", "exact"],
+                                  ["--solver", "glop", "--checks", "exact"]])
+def test_nothing_checked_is_not_a_pass(argv, tmp_path, capsys):
+    assert main(["verify", *argv, "--examples", "2", "--out", str(tmp_path)]) == 2
+    captured = capsys.readouterr()
+    assert "nothing was checked" in captured.err and "solves LPs only" in captured.out
+    assert "OK" not in captured.out.splitlines()
+    report = verify.verify("glop", "exact", examples=2, out_dir=tmp_path)
+    assert not report.ok and not report.failed and report.checked == 0
