@@ -397,10 +397,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     except ModuleNotFoundError as exc:
         raise _CliError(f"alsel run needs the 'loop' extra ({exc.name} is missing): "
                         "pip install 'alsel[loop]'.") from None
+    out = check_output_path(args.out, "-o/--out", folder=True)
     config = load_config(args.config)  # every value checked before any file is written
-    out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise _CliError(f"-o/--out: {args.out} exists and is not a folder; pass a folder for the run.")
     print(f"alsel run: writing to {args.out}/ (run again with the same --out to resume)", flush=True)
     progress = None if args.no_progress else (lambda total: tqdm(total=total, unit="round"))
     try:

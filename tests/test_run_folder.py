@@ -184,6 +184,19 @@ def test_a_bad_value_exits_2_before_any_folder_is_made(tmp_path, capsys):
     assert not out.exists()
 
 
+@pytest.mark.parametrize("target", ["{tmp}/a-file", "/dev/null/x"])
+def test_an_unwritable_out_exits_2_before_any_work(tmp_path, capsys, monkeypatch, target):
+    (tmp_path / "a-file").write_text("not a folder")
+    calls = []
+    monkeypatch.setattr(experiment, "run_experiment", lambda *a, **k: calls.append(a))
+    config = tmp_path / "c.json"
+    config.write_text(json.dumps(TINY))
+    assert main(["run", str(config), "-o", target.format(tmp=tmp_path), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "-o/--out" in err and "Traceback" not in err
+    assert calls == []
+
+
 def test_a_config_file_that_is_not_utf8_is_named(tmp_path, capsys):
     config = tmp_path / "c.toml"
     config.write_bytes("# réglage\n[loop]\niterations = 1\n".encode("latin-1"))
