@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip install --disable-pip-version-check -q -c constraints.txt
 
-.PHONY: demo test test-labelstudio labelstudio bench clean
+.PHONY: demo test test-labelstudio labelstudio chromium bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -49,7 +49,20 @@ $(LS_VENV)/.ready:
 
 labelstudio: $(LS_VENV)/.ready
 
-test: $(VENV)/.dev $(LS_VENV)/.ready
+# Debian's Chromium and ChromeDriver for the browser test of `alsel annotate`
+# (tests/test_annotate_browser.py), installed only when missing; without root or apt-get the test
+# is skipped with its reason.
+chromium:
+	@if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then \
+	    if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	        echo "installing chromium and chromium-driver (apt-get) for the browser test"; \
+	        apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium chromium-driver >/dev/null; \
+	    else \
+	        echo "chromium/chromedriver missing and apt-get unavailable: the browser test will be skipped" >&2; \
+	    fi; \
+	fi
+
+test: $(VENV)/.dev $(LS_VENV)/.ready chromium
 	$(BIN)/python -m pytest -q
 
 # Only the Label Studio round trip (export, real server, import, refusals).
