@@ -10,12 +10,12 @@ import math
 import os
 import re
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from . import __version__, cli_tools
+from ._files import atomic_write_text
 from .annotate import labelstudio as annotate_labelstudio
 from .annotate import cli as annotate_cli
 from .errors import AlselError
@@ -162,28 +162,6 @@ def check_output_path(path: str | os.PathLike, flag: str, *, folder: bool = Fals
     if not os.access(parent, os.W_OK | os.X_OK) or (target.exists() and not os.access(target, os.W_OK)):
         raise _CliError(f"{flag}: cannot write {str(path)!r} (permission denied).")
     return target
-
-
-def atomic_write_text(path: str | os.PathLike, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file in the same folder and a rename, so an
-    error or a kill mid-write leaves the old file (or none), never half a file."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, path.stat().st_mode & 0o777 if path.exists() else 0o666 & ~umask)
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
-            out.write(text)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
 
 
 def _count(minimum: int):
