@@ -43,6 +43,15 @@ from ._validation import as_float_array, check_choice
 DEFAULT_EPS = 1e-6
 #: Entries of the cosine matrix computed at once by :func:`knn_redundancy` (32 MB of float64).
 CHUNK_ENTRIES = 1 << 22
+#: How :func:`knn_redundancy` finds the neighbours (see its docstring).
+KNN_METHODS = ("auto", "exact", "hnsw")
+#: method="auto" searches approximately (HNSW) from this many images on, where FAISS is
+#: installed; below it the exact search takes seconds (docs/benchmarks.md, "kNN R on the CPU").
+HNSW_MIN_IMAGES = 20_000
+#: FAISS IndexHNSWFlat: links per node, and the candidate lists of construction and search.
+HNSW_M = 32
+HNSW_EF_CONSTRUCTION = 80
+HNSW_EF_SEARCH = 64
 G_MAPPINGS = ("minmax", "log", "none")
 R_MAPPINGS = ("minmax", "affine", "none")
 
@@ -120,7 +129,7 @@ def cosine_similarity(features: object) -> np.ndarray:
 
 
 def redundancy(
-    features: object, mapping: str = "minmax", knn: int | None = None
+    features: object, mapping: str = "minmax", knn: int | None = None, knn_method: str = "auto"
 ) -> np.ndarray | sp.csr_array:
     """Redundancy matrix R (N, N) from image features (N, d): cosine similarity (Eq. 3), mapped.
 
@@ -134,14 +143,17 @@ def redundancy(
         None (default): the dense (N, N) matrix. An int k with 1 <= k < N: a sparse R that keeps,
         for every image, its k nearest neighbours by cosine similarity (itself excluded), see
         :func:`knn_redundancy`; use it with ``formulation="sparse"``.
+    knn_method : {"auto", "exact", "hnsw"}
+        How the neighbours are found with ``knn`` (the ``method`` of :func:`knn_redundancy`).
 
     Returns
     -------
     numpy array (N, N), or scipy.sparse.csr_array (N, N) when ``knn`` is given
     """
     check_choice(mapping, "mapping", R_MAPPINGS)
+    check_choice(knn_method, "knn_method", KNN_METHODS)
     if knn is not None:
-        return knn_redundancy(features, knn, mapping)
+        return knn_redundancy(features, knn, mapping, method=knn_method)
     cos = cosine_similarity(features)
     if mapping == "minmax":
         return minmax(cos)
@@ -151,7 +163,11 @@ def redundancy(
 
 
 def knn_redundancy(
-    features: object, knn: int, mapping: str = "minmax", chunk_entries: int = CHUNK_ENTRIES
+    features: object,
+    knn: int,
+    mapping: str = "minmax",
+    chunk_entries: int = CHUNK_ENTRIES,
+    method: str = "auto",
 ) -> sp.csr_array:
     """Sparse redundancy: each image's ``knn`` nearest neighbours by cosine, mapped, symmetric.
 
@@ -170,7 +186,19 @@ def knn_redundancy(
       free, and every stored entry equals the dense R's entry (the maximum is the diagonal's 1).
 
     The cosine matrix is never held whole: rows are processed in chunks of about
-    ``chunk_entries`` entries (chunk_rows x N), so memory is O(N * knn + chunk_entries).
+    ``chunk_entries`` entries (chunk_rows x N, one BLAS matrix product each), so memory is
+    O(N * knn + chunk_entries); time is O(N^2 d) (N = 10^5, d = 64: minutes on 2 cores).
+
+    ``method="hnsw"`` finds the neighbours approximately with FAISS's HNSW graph
+    (``pip install faiss-cpu``; float32 inner products of the unit rows), in about O(N log N)
+    time: a true neighbour is occasionally replaced by a slightly less similar image (recall
+    about 0.98 at k = 10, measured in docs/benchmarks.md). The values stored stay exact float64
+    cosines of the pairs found, mapped as above, except that "minmax"'s lower end is then the
+    smallest cosine of the pairs an approximate farthest-neighbour search finds (>= the true
+    minimum; how far above it is measured in docs/benchmarks.md), since the full matrix is never computed. With several threads
+    the graph, hence the neighbours, may differ slightly between runs. ``method="auto"``
+    (default) is "hnsw" from ``HNSW_MIN_IMAGES`` images on where FAISS is installed, else
+    "exact".
 
     Parameters
     ----------
@@ -179,7 +207,10 @@ def knn_redundancy(
         Neighbours per image, 1 <= knn < N.
     mapping : {"minmax", "affine", "none"}
     chunk_entries : int
-        Entries of the cosine matrix computed at once (>= N; a chunk has at least one row).
+        Entries of the cosine matrix computed at once by the exact search (a chunk has at
+        least one row).
+    method : {"auto", "exact", "hnsw"}
+        How the neighbours are found (above).
 
     Returns
     -------
@@ -196,6 +227,19 @@ def knn_redundancy(
             f"{knn}. Pass a smaller knn, or knn=None for the dense R."
         )
     knn = int(knn)
+    check_choice(method, "method", KNN_METHODS)
+    if method == "auto":
+        method = "hnsw" if n >= HNSW_MIN_IMAGES and _faiss(required=False) else "exact"
+    if method == "hnsw":
+        neighbours, low = _hnsw_neighbours(unit, knn, need_low=mapping == "minmax")
+    else:
+        neighbours, low = _exact_neighbours(unit, knn, chunk_entries)
+    return knn_matrix(unit, neighbours, low, mapping)
+
+
+def _exact_neighbours(unit: np.ndarray, knn: int, chunk_entries: int) -> tuple[np.ndarray, float]:
+    """Each row's knn largest cosines by blocks of rows; and the smallest cosine of all."""
+    n = unit.shape[0]
     rows_per_chunk = max(1, int(chunk_entries) // n)
     neighbours = np.empty((n, knn), dtype=np.int64)
     low = 1.0
@@ -205,7 +249,50 @@ def knn_redundancy(
         low = min(low, float(block.min()))
         block[np.arange(stop - start), np.arange(start, stop)] = -np.inf  # not its own neighbour
         neighbours[start:stop] = np.argpartition(block, n - knn, axis=1)[:, n - knn :]
-    return knn_matrix(unit, neighbours, low, mapping)
+    return neighbours, low
+
+
+def _faiss(required: bool):
+    """The faiss module, or None (``required=False``) / ImportError naming the package."""
+    try:
+        import faiss
+    except ImportError as exc:
+        if not required:
+            return None
+        raise ImportError(
+            f"method='hnsw' needs FAISS ({exc}). Install it with: pip install faiss-cpu "
+            "(or 'alsel[knn]'), or pass method='exact'."
+        ) from exc
+    return faiss
+
+
+def _hnsw_neighbours(unit: np.ndarray, knn: int, need_low: bool) -> tuple[np.ndarray, float]:
+    """Approximate neighbours from a FAISS HNSW graph over the unit rows (inner product)."""
+    faiss = _faiss(required=True)
+    n, d = unit.shape
+    x = np.ascontiguousarray(unit, dtype=np.float32)
+    index = faiss.IndexHNSWFlat(d, HNSW_M, faiss.METRIC_INNER_PRODUCT)
+    index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
+    index.add(x)
+    index.hnsw.efSearch = max(HNSW_EF_SEARCH, 2 * (knn + 1))
+    _, found = index.search(x, min(n, knn + 1))
+    # Drop the image itself wherever it was found (a duplicate may stand in its place), keeping
+    # the order, then the first knn; a row where the search found too few is searched exactly.
+    found = np.take_along_axis(
+        found, np.argsort(found == np.arange(n)[:, None], axis=1, kind="stable"), axis=1
+    )[:, :knn]
+    short = np.flatnonzero((found < 0).any(axis=1))
+    if short.size:
+        block = unit[short] @ unit.T
+        block[np.arange(short.size), short] = -np.inf
+        found[short] = np.argpartition(block, n - knn, axis=1)[:, n - knn :]
+    low = 1.0
+    if need_low:  # the farthest image from each: the nearest to its negation
+        index.hnsw.efSearch = HNSW_EF_SEARCH
+        _, farthest = index.search(-x, 1)
+        farthest = np.where(farthest[:, 0] < 0, np.arange(n), farthest[:, 0])
+        low = float(np.einsum("ij,ij->i", unit, unit[farthest]).min())  # float64, pairs found
+    return found.astype(np.int64), low
 
 
 def knn_matrix(unit: np.ndarray, neighbours: np.ndarray, low: float, mapping: str) -> sp.csr_array:

@@ -26,6 +26,11 @@ class Batch:
     def __len__(self) -> int:
         return self.images.shape[0]
 
+    def to(self, device: torch.device) -> Batch:
+        """The same batch on ``device`` (``non_blocking``; a no-op for tensors already there)."""
+        ignore = None if self.ignore is None else self.ignore.to(device, non_blocking=True)
+        return Batch(self.images.to(device, non_blocking=True), ignore)
+
     @property
     def size(self) -> tuple[int, int]:
         """(H, W) of the input images."""
@@ -34,6 +39,11 @@ class Batch:
 
 def as_batch(item: object, device: torch.device, index: int) -> Batch:
     """Parse one element of the pool (see ``BATCH_FORMS``) and move it to ``device``."""
+    return parse_batch(item, index).to(device)
+
+
+def parse_batch(item: object, index: int) -> Batch:
+    """Parse and check one element of the pool (see ``BATCH_FORMS``), where it lies."""
     if isinstance(item, Mapping):
         if "image" not in item:
             raise ValueError(
@@ -69,8 +79,7 @@ def as_batch(item: object, device: torch.device, index: int) -> Batch:
         )
     if ignore is not None:
         ignore = _check_ignore(_as_tensor(ignore, f"batch {index}: the ignore mask"), images, index)
-        ignore = ignore.to(device, non_blocking=True)
-    return Batch(images.to(device, non_blocking=True), ignore)
+    return Batch(images, ignore)
 
 
 def _as_tensor(value: object, what: str) -> torch.Tensor:

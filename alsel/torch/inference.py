@@ -17,7 +17,15 @@ import torch
 from tqdm.auto import tqdm
 
 from alsel._validation import as_count, check_choice
-from alsel.torch.batches import as_batch
+from alsel.torch.batches import parse_batch
+from alsel.torch.distributed import (
+    Shard,
+    check_dst,
+    distributed_sampler,
+    refuse_sharded_loader,
+    reporting_failure,
+    resolve_group,
+)
 from alsel.torch.features import FeatureSource, FeatureSpec
 from alsel.torch.outputs import check_logits, logits_from_output
 from alsel.torch.pooling import kept_weights
@@ -63,7 +71,10 @@ def predict_pool(
     device: str | torch.device | None = None,
     autocast: bool | torch.dtype = False,
     progress: bool = True,
-) -> PoolPrediction:
+    distributed: bool | None = None,
+    group: object | None = None,
+    dst: int | None = None,
+) -> PoolPrediction | None:
     """Run ``model`` once over the pool and return class-presence probabilities and features.
 
     The model runs in eval mode (each module's training flag is restored afterwards) under
@@ -107,18 +118,39 @@ def predict_pool(
         Run the forward pass under ``torch.autocast``: True uses bfloat16 on the CPU and float16
         on CUDA; a dtype chooses. Reductions always run in float32.
     progress : bool
-        Show a tqdm progress bar (images processed) on stderr.
+        Show a tqdm progress bar (images processed) on stderr; in a distributed pass on rank 0
+        of the group only, counting its own images.
+    distributed : bool or None
+        Score the pool across the processes of a torch.distributed group (docs/torch.md,
+        "Across processes"). None (default): when a default process group is initialised with
+        more than one process, or ``group`` is given. True: required. False: this process
+        alone scores the whole pool (no collective is called).
+    group : torch.distributed.ProcessGroup or None
+        The group to shard over; default the default (world) group.
+    dst : int or None
+        None: every process of the group receives the result. A rank of the group: only that
+        process does; the others return None.
+
+    Every process must pass either the same pool in the same order (alsel runs the model on
+    batches r, r + W, ... in process r and checks at the end that all saw the same pool), or
+    a DataLoader with a ``DistributedSampler`` (alsel reads each image's pool index from the
+    sampler, and counts its padding once). The result is the single-process one, in pool order.
 
     Returns
     -------
-    PoolPrediction
-        ``p`` (N, C) and ``features`` (N, d), float64 NumPy arrays in pool order.
+    PoolPrediction or None
+        ``p`` (N, C) and ``features`` (N, d), float64 NumPy arrays in pool order; None on a
+        process that is not ``dst``.
 
     Raises
     ------
     ValueError
         The pool is empty, the class axis disagrees with ``num_classes``, an ignore mask leaves
-        out every pixel of an image, or the model produced NaN or infinite values.
+        out every pixel of an image, or the model produced NaN or infinite values; in a
+        distributed pass also processes that passed different pools, or a sampler that leaves
+        out images or does not match the group.
+    DistributedPassError
+        Another process of the group failed during the pass (its error is raised there).
     """
     if not isinstance(model, torch.nn.Module):
         raise TypeError(
@@ -142,45 +174,72 @@ def predict_pool(
     device = resolve_device(model, device)
     amp_dtype = _autocast_dtype(device, autocast)
     feature_source = FeatureSource(model, features)
+    group = resolve_group(distributed, group)
+    dst = check_dst(dst, group)
+    if group is None:
+        refuse_sharded_loader(distributed_sampler(images))
 
     n_images = _pool_length(images)
-    presence = RowBuffer("class-presence probabilities p", n_images)
-    pooled = RowBuffer("features", n_images)
-    with (
-        _eval_mode(model),
-        feature_source,
-        torch.inference_mode(),
-        _progress_bar(n_images, progress) as bar,
-    ):
-        for index, item in enumerate(images):
-            batch = as_batch(item, device, index)
-            feature_source.before_forward()
-            with _autocast(device, amp_dtype):
-                raw = model(batch.images)
-            logits = check_logits(
-                logits_from_output(raw, output), len(batch), batch.size, num_classes, index
-            )
-            if num_classes is None:
-                num_classes = logits.shape[1]
-            if activation == "softmax" and num_classes == 1:
-                raise ValueError(
-                    "the model gives one logit per pixel, and a softmax over one class is always "
-                    "1; pass activation='sigmoid' for a single-logit binary model."
+    shard = None
+    with reporting_failure(group):
+        if group is not None:
+            shard = Shard.start(images, group)
+            progress = progress and shard.rank == 0
+            # alsel's own sharding: this process scores about 1/W of what the loader yields
+            n_images = None if shard.sampler_indices is None else n_images
+        presence = RowBuffer("class-presence probabilities p", n_images)
+        pooled = RowBuffer("features", n_images)
+        with (
+            _eval_mode(model),
+            feature_source,
+            torch.inference_mode(),
+            _progress_bar(n_images, progress) as bar,
+        ):
+            for index, item in enumerate(images):
+                batch = parse_batch(item, index)
+                if shard is not None and not shard.owns(index, batch):
+                    continue
+                batch = batch.to(device)
+                feature_source.before_forward()
+                with _autocast(device, amp_dtype):
+                    raw = model(batch.images)
+                logits = check_logits(
+                    logits_from_output(raw, output), len(batch), batch.size, num_classes, index
                 )
-            first = len(presence)
-            weights = (
-                None if batch.ignore is None else kept_weights(batch.ignore, batch.size, first)
-            )
-            pooled.append(feature_source.pooled(batch, raw, logits, weights, first, index))
-            presence.append(
-                class_presence(logits, weights, reduction, activation, float(lse_sharpness))
-            )
-            bar.update(len(batch))
+                if num_classes is None:
+                    num_classes = logits.shape[1]
+                if activation == "softmax" and num_classes == 1:
+                    raise ValueError(
+                        "the model gives one logit per pixel, and a softmax over one class is "
+                        "always 1; pass activation='sigmoid' for a single-logit binary model."
+                    )
+                first = len(presence)
+                weights = (
+                    None
+                    if batch.ignore is None
+                    else kept_weights(batch.ignore, batch.size, first)
+                )
+                pooled.append(feature_source.pooled(batch, raw, logits, weights, first, index))
+                presence.append(
+                    class_presence(logits, weights, reduction, activation, float(lse_sharpness))
+                )
+                bar.update(len(batch))
 
-    if not len(presence):
+    if shard is not None:
+        gathered = shard.gather(
+            presence.rows() if len(presence) else None,
+            pooled.rows() if len(pooled) else None,
+            dst,
+        )
+        if gathered is None:
+            return None
+        p_rows, feature_rows = gathered
+    elif not len(presence):
         raise ValueError("images yielded no batches: the pool is empty. Pass at least one image.")
-    p = _finite_array(presence.rows(), "class-presence probabilities p", "the model's logits")
-    features_array = _finite_array(pooled.rows(), "features", feature_source.name)
+    else:
+        p_rows, feature_rows = presence.rows(), pooled.rows()
+    p = _finite_array(p_rows, "class-presence probabilities p", "the model's logits")
+    features_array = _finite_array(feature_rows, "features", feature_source.name)
     return PoolPrediction(p=p, features=features_array)
 
 

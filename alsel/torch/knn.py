@@ -17,6 +17,7 @@ import torch
 
 from alsel import scores
 from alsel._validation import as_count, as_float_array, check_choice
+from alsel.torch.distributed import check_dst, gather_neighbours, resolve_group, row_range
 
 SIMILARITY_BLOCK = 2**24  # entries of one (rows x N) block of similarities: 128 MiB in float64
 
@@ -28,7 +29,10 @@ def knn_redundancy(
     *,
     device: str | torch.device | None = None,
     chunk_size: int | None = None,
-) -> sp.csr_matrix:
+    distributed: bool | None = None,
+    group: object | None = None,
+    dst: int | None = None,
+) -> sp.csr_matrix | None:
     """Sparse redundancy R (N, N): cosine similarity to each image's ``knn`` nearest neighbours.
 
     Parameters
@@ -48,10 +52,16 @@ def knn_redundancy(
     chunk_size : int or None
         Rows per block: at most ``chunk_size`` x N similarities exist at once. Default: as many
         as fit 2**24 entries, at most 1024.
+    distributed, group, dst : as :func:`alsel.torch.predict_pool`
+        Under torch.distributed every process passes all the features and searches the
+        neighbours of a contiguous share of the row blocks (the same blocks as one process
+        would, so the same neighbours); the neighbour lists are gathered and the matrix is built
+        on every process (``dst=None``) or on ``dst`` only (the others return None).
 
     Returns
     -------
-    scipy.sparse.csr_matrix (N, N), float64, symmetric, the diagonal stored (as the dense R's).
+    scipy.sparse.csr_matrix (N, N), float64, symmetric, the diagonal stored (as the dense R's);
+    None on a process that is not ``dst``.
     """
     check_choice(mapping, "mapping", scores.R_MAPPINGS)
     unit = _unit_rows(features, device)
@@ -60,16 +70,29 @@ def knn_redundancy(
     if chunk_size is None:
         chunk_size = max(1, min(1024, SIMILARITY_BLOCK // n))
     chunk_size = as_count(chunk_size, "chunk_size", minimum=1)
+    group = resolve_group(distributed, group)
+    dst = check_dst(dst, group)
 
-    neighbours = np.empty((n, knn), dtype=np.int64)
+    starts = range(0, n, chunk_size)
+    if group is not None:  # this process's contiguous share of the blocks one process would run
+        share = row_range(len(starts), group)
+        starts = starts[share.start : share.stop]
+    first = starts[0] if starts else n
+    neighbours = np.empty((min(n, first + len(starts) * chunk_size) - first, knn), dtype=np.int64)
     low = 1.0
-    for start in range(0, n, chunk_size):
+    for start in starts:
         stop = min(n, start + chunk_size)
         block = unit[start:stop] @ unit.T
         low = min(low, float(block.min()))
         rows = torch.arange(stop - start, device=block.device)
         block[rows, rows + start] = -torch.inf  # an image is not its own neighbour
-        neighbours[start:stop] = torch.topk(block, knn, dim=1).indices.cpu().numpy()
+        top = torch.topk(block, knn, dim=1).indices
+        neighbours[start - first : stop - first] = top.cpu().numpy()
+    if group is not None:
+        gathered = gather_neighbours(neighbours, low, n, group, dst)
+        if gathered is None:
+            return None
+        neighbours, low = gathered
     return sp.csr_matrix(scores.knn_matrix(unit.double().cpu().numpy(), neighbours, low, mapping))
 
 

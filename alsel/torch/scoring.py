@@ -11,6 +11,7 @@ import torch
 from alsel import scores
 from alsel._validation import check_choice
 from alsel.torch.features import FeatureSpec
+from alsel.torch.distributed import check_dst, resolve_group
 from alsel.torch.inference import predict_pool, resolve_device
 from alsel.torch.knn import check_knn, knn_redundancy
 
@@ -34,7 +35,10 @@ def pool_scores(
     autocast: bool | torch.dtype = False,
     progress: bool = True,
     chunk_size: int | None = None,
-) -> tuple[np.ndarray, np.ndarray | sp.csr_matrix]:
+    distributed: bool | None = None,
+    group: object | None = None,
+    dst: int | None = None,
+) -> tuple[np.ndarray, np.ndarray | sp.csr_matrix] | None:
     """Confidence G (C, N) and redundancy R from one pass of ``model`` over the pool.
 
     ``G = alsel.scores.confidence(p, alpha, confidence_mapping, eps)`` and, by default,
@@ -44,12 +48,18 @@ def pool_scores(
     ``progress``).
 
     With ``knn=k``, R is instead the symmetric k-nearest-neighbour sparse matrix of
-    :func:`knn_redundancy` (CSR, the dense R on the neighbour pattern and the diagonal), computed in blocks of
-    ``chunk_size`` rows on the model's device. ``select()`` takes dense R only for now.
+    :func:`knn_redundancy` (CSR, the dense R on the neighbour pattern and the diagonal),
+    computed in blocks of ``chunk_size`` rows on the model's device.
+
+    Under torch.distributed (``distributed``, ``group``, ``dst``: see :func:`predict_pool`)
+    each process scores its shard of the pool; with ``knn`` the features are gathered on every
+    process and each searches the neighbours of its share of the rows; G and R are computed on
+    every process (``dst=None``) or on ``dst`` only, and equal the single-process ones.
 
     Returns
     -------
     (G, R) : G ndarray (C, N); R ndarray (N, N), or scipy.sparse.csr_matrix with ``knn``.
+    None on a process that is not ``dst``.
     """
     # Argument errors before the (long) pass, not after it.
     check_choice(redundancy_mapping, "redundancy_mapping", scores.R_MAPPINGS)
@@ -58,6 +68,8 @@ def pool_scores(
         raise ValueError(f"alpha must be > 0; got {alpha}.")
     if knn is not None:
         check_knn(knn, n_images=None)
+    group = resolve_group(distributed, group)
+    dst = check_dst(dst, group)
     prediction = predict_pool(
         model,
         images,
@@ -70,7 +82,12 @@ def pool_scores(
         device=device,
         autocast=autocast,
         progress=progress,
+        distributed=group is not None,
+        group=group,
+        dst=None if knn is not None else dst,  # every process needs the features to search
     )
+    if prediction is None:
+        return None
     G = scores.confidence(prediction.p, alpha=alpha, mapping=confidence_mapping, eps=eps)
     if knn is None:
         return G, scores.redundancy(prediction.features, redundancy_mapping)
@@ -80,5 +97,8 @@ def pool_scores(
         redundancy_mapping,
         device=resolve_device(model, device),
         chunk_size=chunk_size,
+        distributed=group is not None,
+        group=group,
+        dst=dst,
     )
-    return G, R
+    return None if R is None else (G, R)
