@@ -135,7 +135,8 @@ def _smallest_eigenvalue(R, row_totals: np.ndarray | None = None, tol: float = 1
     from scipy.sparse.linalg import LinearOperator, eigsh
 
     n = R.shape[0]
-    scale = float(abs(R).max()) if sp.issparse(R) else float(np.abs(R).max())
+    values = R.data if sp.issparse(R) else R
+    scale = max(float(values.max()), -float(values.min())) if values.size else 0.0  # no |R| copy
     if n <= 600:
         low = float(np.linalg.eigvalsh(R.toarray() if sp.issparse(R) else np.asarray(R))[0])
         return low - 1e-8 * max(scale, 1.0) * n
