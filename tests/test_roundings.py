@@ -104,3 +104,27 @@ def test_randomized_is_reproducible_and_best_of_its_draws():
     np.testing.assert_array_equal(first, again)
     one_draw = randomized(problem, relaxed, seed=3, draws=1)
     assert problem.objective(first) <= problem.objective(one_draw) + 1e-12
+
+
+@pytest.mark.parametrize("B", [20, 90])
+def test_sparse_R_local_search_matches_dense_and_never_densifies(monkeypatch, B):
+    """The default rounding on a kNN R gives the selection of the same R stored dense, and never
+    gathers a dense |used| x |unused| block of a sparse R (the O(nnz) paths of local search)."""
+    from alsel.rounding import ROUNDINGS
+    from alsel.rounding._counts import CountTables
+
+    rng = np.random.default_rng(B)
+    features = rng.normal(size=(400, 8))
+    R = alsel.scores.redundancy(features, knn=5)
+    G = rng.random((6, 400))
+    dense = ROUNDINGS["greedy+local"](alsel.SelectionProblem(G, R.toarray(), B, 3, 1.0), None, 0)
+    original = CountTables.block
+
+    def block(self, rows, cols):
+        assert not self.sparse, "a dense block of a sparse R"
+        return original(self, rows, cols)
+
+    monkeypatch.setattr(CountTables, "block", block)
+    problem = alsel.SelectionProblem(G, R, B, 3, 1.0)
+    sparse = ROUNDINGS["greedy+local"](problem, None, 0)
+    assert problem.objective(sparse) == pytest.approx(problem.objective(dense), rel=1e-12)

@@ -57,6 +57,35 @@ class CountTables:
             return np.asarray(self.R[[i]].toarray()).ravel()
         return self.R[i]
 
+    def add_column(self, target: np.ndarray, i: int, sign: float) -> None:
+        """target += sign * R[:, i], touching only the stored entries of a sparse R."""
+        if self.sparse:
+            span = slice(self.R.indptr[i], self.R.indptr[i + 1])
+            target[self.R.indices[span]] += sign * self.R.data[span]
+        elif sign > 0:
+            target += self.R[i]
+        else:
+            target -= self.R[i]
+
+    def row_entries(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(position in ``rows``, column, value) of every stored entry of the rows ``rows`` of
+        a sparse R: O(their stored entries), never a dense |rows| x N block."""
+        indptr = self.R.indptr
+        starts, lengths = indptr[rows], indptr[rows + 1] - indptr[rows]
+        owner = np.repeat(np.arange(rows.size), lengths)
+        offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+        flat = np.repeat(starts - offsets, lengths) + np.arange(int(lengths.sum()))
+        return owner, self.R.indices[flat], self.R.data[flat]
+
+    def column_sums(self, images: np.ndarray) -> np.ndarray:
+        """sum over i in ``images`` of R[:, i]: R v for v the indicator of ``images``."""
+        if self.sparse:
+            _, columns, values = self.row_entries(images)
+            return np.bincount(columns, weights=values, minlength=self.n).astype(np.float64)
+        if not images.size:
+            return np.zeros(self.n)
+        return np.asarray(self.R[images].sum(axis=0), dtype=np.float64).ravel()
+
     def block(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
         """R[rows][:, cols] as a dense array."""
         if self.sparse:
@@ -108,7 +137,8 @@ class CountState:
     def __init__(self, tables: CountTables, k: np.ndarray) -> None:
         self.t = tables
         self.k = np.minimum(np.asarray(k, dtype=np.int64), tables.kmax)
-        self.Rv = tables.times((self.k > 0).astype(np.float64))
+        # R v from the used images' columns: O(|used| N) dense, not a product with all of R
+        self.Rv = tables.column_sums(np.flatnonzero(self.k))
 
     @classmethod
     def from_matrix(cls, tables: CountTables, M: np.ndarray) -> CountState:
@@ -118,7 +148,7 @@ class CountState:
     def set_count(self, i: int, count: int) -> None:
         was, now = self.k[i] > 0, count > 0
         if was != now:
-            self.Rv += self.t.column(i) if now else -self.t.column(i)
+            self.t.add_column(self.Rv, i, 1.0 if now else -1.0)
         self.k[i] = count
 
     def objective(self) -> float:

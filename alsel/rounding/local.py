@@ -47,7 +47,11 @@ def _best_transfer(state: CountState, remove: np.ndarray, add: np.ndarray):
     # a empties and b is new: b's cost counted R[a, b] for an image that leaves
     emptying = np.flatnonzero(state.k == 1)
     new = np.flatnonzero(state.k == 0)
-    if t.lam > 0 and emptying.size and new.size:
+    if t.lam > 0 and emptying.size and new.size and t.sparse:
+        delta, i, j = _sparse_pair_minimum(state, emptying, new, remove[emptying], add)
+        if delta < best[0]:
+            best = (delta, int(emptying[i]), int(j))
+    elif t.lam > 0 and emptying.size and new.size:
         D = remove[emptying][:, None] + add[new][None, :] - 2.0 * t.lam * t.block(emptying, new)
         i, j = t.argmin_pair(D, emptying, new)
         if D[i, j] < best[0]:
@@ -63,6 +67,8 @@ def _best_swap(state: CountState):
         return (np.inf, -1, -1)
     ka = k[used]
     leave = -t.prefix[used, ka] - t.lam * (2.0 * state.Rv[used] - t.diag[used])
+    if t.sparse:
+        return _sparse_best_swap(state, used, ka, leave)
     join = t.prefix[new][:, ka].T + t.lam * (t.diag[new] + 2.0 * state.Rv[new])[None, :]
     D = leave[:, None] + join
     if t.lam > 0:
@@ -97,6 +103,71 @@ def _best_merge(state: CountState):
     delta = np.where(enough, leave + cost, np.inf)
     i = t.argmin(delta, used)
     return (float(delta[i]), int(used[i]), owner[taken[i]])
+
+
+def _sparse_pair_smallest(state: CountState, rows: np.ndarray, a: np.ndarray, b: np.ndarray,
+                          count: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The ``count`` smallest D_ij = a_i + b_j - 2 lam R[rows_i, j] over i and every image j
+    with finite b_j (values, i, j; smallest first), for a sparse R, without the |rows| x N block.
+
+    R >= 0 only lowers D, so a pair among the count smallest either holds a stored entry or has
+    D = a_i + b_j and is among the count smallest such sums, whose i and j are among the count
+    smallest a and b: the stored pairs and that count x count table hold every candidate."""
+    t = state.t
+    owner, columns, values = t.row_entries(rows)
+    finite = np.isfinite(b[columns])
+    owner, columns = owner[finite], columns[finite]
+    stored = a[owner] + b[columns] - 2.0 * t.lam * values[finite]
+    top_a = _smallest(a, count)
+    finite_b = np.flatnonzero(np.isfinite(b))
+    top_b = finite_b[_smallest(b[finite_b], count)]
+    outer_i = np.repeat(top_a, top_b.size)
+    outer_j = np.tile(top_b, top_a.size)
+    i = np.concatenate([owner, outer_i])
+    j = np.concatenate([columns, outer_j])
+    D = np.concatenate([stored, a[outer_i] + b[outer_j]])
+    # a stored pair also in the table: keep its smaller (true) value
+    order = np.lexsort((D, j, i))
+    i, j, D = i[order], j[order], D[order]
+    first = np.ones(i.size, dtype=bool)
+    first[1:] = (i[1:] != i[:-1]) | (j[1:] != j[:-1])
+    i, j, D = i[first], j[first], D[first]
+    chosen = _smallest(D, count)
+    return D[chosen], i[chosen], j[chosen]
+
+
+def _sparse_pair_minimum(state: CountState, rows: np.ndarray, cols: np.ndarray, a: np.ndarray,
+                         b_all: np.ndarray) -> tuple[float, int, int]:
+    """(D, i, image j) of the smallest a_i + b_all[j] - 2 lam R[rows_i, j] over j in ``cols``."""
+    b = np.full(state.t.n, np.inf)
+    b[cols] = b_all[cols]
+    values, i, j = _sparse_pair_smallest(state, rows, a, b, 1)
+    return float(values[0]), int(i[0]), int(j[0])
+
+
+def _sparse_best_swap(state: CountState, used: np.ndarray, ka: np.ndarray, leave: np.ndarray):
+    """:func:`_best_swap` for a sparse R: D_ab = leave_a + P[b, k_a] + lam (r_bb + 2 (Rv)_b)
+    - 2 lam r_ab, minimized over the stored r_ab and, for each count c, the best b alone."""
+    t, k = state.t, state.k
+    new_mask = k == 0
+    base = np.where(new_mask, t.lam * (t.diag + 2.0 * state.Rv), np.inf)
+    best = (np.inf, -1, -1)
+    for c in np.unique(ka):
+        join = base + t.prefix[:, c]
+        j = int(np.argmin(join))
+        mine = np.flatnonzero(ka == c)
+        i = mine[int(np.argmin(leave[mine]))]
+        if leave[i] + join[j] < best[0]:
+            best = (float(leave[i] + join[j]), int(used[i]), j)
+    owner, columns, values = t.row_entries(used)
+    keep = new_mask[columns]
+    owner, columns = owner[keep], columns[keep]
+    if owner.size:
+        D = leave[owner] + t.prefix[columns, ka[owner]] + base[columns] - 2.0 * t.lam * values[keep]
+        m = int(np.argmin(D))
+        if D[m] < best[0]:
+            best = (float(D[m]), int(used[owner[m]]), int(columns[m]))
+    return best
 
 
 KICKS = 8
@@ -144,10 +215,16 @@ def _best_exchange(state: CountState, top: int = 32):
         for j in _smallest(join, top):
             candidates.append((join[j], np.append(used, new[j])))
     leave = -t.lam * (2.0 * state.Rv[used] - t.diag[used])
-    D = leave[:, None] + join[None, :] - 2.0 * t.lam * t.block(used, new)
-    for flat in _smallest(D.ravel(), top):
-        i, j = divmod(int(flat), new.size)
-        candidates.append((D[i, j], np.append(np.delete(used, i), new[j])))
+    if t.sparse:
+        join_all = np.full(t.n, np.inf)
+        join_all[new] = join
+        for value, i, j in zip(*_sparse_pair_smallest(state, used, leave, join_all, top)):
+            candidates.append((value, np.append(np.delete(used, i), j)))
+    else:
+        D = leave[:, None] + join[None, :] - 2.0 * t.lam * t.block(used, new)
+        for flat in _smallest(D.ravel(), top):
+            i, j = divmod(int(flat), new.size)
+            candidates.append((D[i, j], np.append(np.delete(used, i), new[j])))
     for redundancy_change, images in candidates:
         counts, value = optimal_counts(state, images)
         delta = redundancy_change + value - current
