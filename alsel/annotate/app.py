@@ -128,21 +128,26 @@ def create_app(round_: Round, *, token: str | None = None) -> Starlette:
         return {"progress": round_.progress(session), "name": session.name,
                 "lease_seconds": round_.lease_seconds, **extra}
 
-    async def api_state(request: Request) -> Response:
+    def caller(request: Request) -> Session | Response:
+        """The request's session, or the response that refuses it (no token, no session)."""
         if not authorized(request):
             return forbidden()
         session = session_of(request)
         if session is None:
             return error("no session: open the page (/) first to get one.", 403)
+        return session
+
+    async def api_state(request: Request) -> Response:
+        session = caller(request)
+        if isinstance(session, Response):
+            return session
         return respond(JSONResponse(state(session, csrf=session.csrf)))
 
     def post(handler):
         async def endpoint(request: Request) -> Response:
-            if not authorized(request):
-                return forbidden()
-            session = session_of(request)
-            if session is None:
-                return error("no session: open the page (/) first to get one.", 403)
+            session = caller(request)
+            if isinstance(session, Response):
+                return session
             origin = request.headers.get("origin")
             own = f"{request.url.scheme}://{request.headers.get('host', '')}"
             if origin is not None and origin != own:
