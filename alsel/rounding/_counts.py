@@ -57,15 +57,18 @@ class CountTables:
             return np.asarray(self.R[[i]].toarray()).ravel()
         return self.R[i]
 
-    def add_column(self, target: np.ndarray, i: int, sign: float) -> None:
-        """target += sign * R[:, i], touching only the stored entries of a sparse R."""
+    def add_column(self, target: np.ndarray, i: int, sign: float) -> np.ndarray | slice:
+        """target += sign * R[:, i], touching only the stored entries of a sparse R; returns
+        the positions it touched (a slice of all of them for a dense R)."""
         if self.sparse:
-            span = slice(self.R.indptr[i], self.R.indptr[i + 1])
-            target[self.R.indices[span]] += sign * self.R.data[span]
-        elif sign > 0:
+            touched = self.R.indices[self.R.indptr[i]:self.R.indptr[i + 1]]
+            target[touched] += sign * self.R.data[self.R.indptr[i]:self.R.indptr[i + 1]]
+            return touched
+        if sign > 0:
             target += self.R[i]
         else:
             target -= self.R[i]
+        return slice(None)
 
     def row_entries(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(position in ``rows``, column, value) of every stored entry of the rows ``rows`` of
@@ -132,13 +135,28 @@ class CountTables:
 
 
 class CountState:
-    """Counts k and R v, kept consistent under single-image changes."""
+    """Counts k and R v, kept consistent under single-image changes.
+
+    The marginal costs are kept too, so that a greedy step is an argmin, not a recomputation:
+    a change at image i moves its own next/previous increment (O(1)) and, when i joins or
+    leaves, R v and the joining cost lam (r_jj + 2 (R v)_j) of every image j by R[:, i] (only
+    at column i's stored entries for a sparse R). Each cached entry is computed by the same
+    expression as a recomputation from scratch, so the values are bit for bit the same.
+    """
 
     def __init__(self, tables: CountTables, k: np.ndarray) -> None:
         self.t = tables
         self.k = np.minimum(np.asarray(k, dtype=np.int64), tables.kmax)
         # R v from the used images' columns: O(|used| N) dense, not a product with all of R
         self.Rv = tables.column_sums(np.flatnonzero(self.k))
+        t, k = tables, self.k
+        # up[i] / down[i]: uncertainty change of one query more / fewer at image i
+        self._up = t.prefix[t.rows, np.minimum(k + 1, t.kmax)] - t.prefix[t.rows, k]
+        self._up[k >= t.kmax] = np.inf
+        self._down = t.prefix[t.rows, np.maximum(k - 1, 0)] - t.prefix[t.rows, k]
+        self._down[k == 0] = np.inf
+        self._join = t.lam * (t.diag + 2.0 * self.Rv)
+        self._add = np.where(k == 0, self._up + self._join, self._up)
 
     @classmethod
     def from_matrix(cls, tables: CountTables, M: np.ndarray) -> CountState:
@@ -146,10 +164,17 @@ class CountState:
         return cls(tables, np.asarray(M, dtype=bool).sum(axis=1))
 
     def set_count(self, i: int, count: int) -> None:
+        t = self.t
         was, now = self.k[i] > 0, count > 0
-        if was != now:
-            self.t.add_column(self.Rv, i, 1.0 if now else -1.0)
         self.k[i] = count
+        self._up[i] = t.prefix[i, count + 1] - t.prefix[i, count] if count < t.kmax else np.inf
+        self._down[i] = t.prefix[i, count - 1] - t.prefix[i, count] if count > 0 else np.inf
+        if was != now:
+            touched = t.add_column(self.Rv, i, 1.0 if now else -1.0)
+            self._join[touched] = t.lam * (t.diag[touched] + 2.0 * self.Rv[touched])
+            self._add[touched] = np.where(self.k[touched] == 0, self._up[touched] + self._join[touched],
+                                          self._up[touched])
+        self._add[i] = self._up[i] + self._join[i] if count == 0 else self._up[i]
 
     def objective(self) -> float:
         t = self.t
@@ -157,25 +182,16 @@ class CountState:
         return float(t.prefix[t.rows, self.k].sum() + t.lam * (v @ self.Rv))
 
     def add_deltas(self) -> np.ndarray:
-        """Change of Eq. 4 from one more query at each image (inf where the image is full)."""
-        t, k = self.t, self.k
-        room = k < t.kmax
-        nxt = np.minimum(k + 1, t.kmax)
-        delta = t.prefix[t.rows, nxt] - t.prefix[t.rows, k]
-        new = k == 0
-        delta[new] += t.lam * (t.diag[new] + 2.0 * self.Rv[new])
-        delta[~room] = np.inf
-        return delta
+        """Change of Eq. 4 from one more query at each image (inf where the image is full): a
+        copy of the kept vector (one memory copy, no recomputation)."""
+        return self._add.copy()
 
     def remove_deltas(self) -> np.ndarray:
         """Change of Eq. 4 from one query fewer at each image (inf where it has none)."""
-        t, k = self.t, self.k
-        used = k > 0
-        prev = np.maximum(k - 1, 0)
-        delta = t.prefix[t.rows, prev] - t.prefix[t.rows, k]
-        last = k == 1
+        t = self.t
+        delta = self._down.copy()
+        last = np.flatnonzero(self.k == 1)
         delta[last] -= t.lam * (2.0 * self.Rv[last] - t.diag[last])
-        delta[~used] = np.inf
         return delta
 
     def matrix(self) -> np.ndarray:
