@@ -45,6 +45,8 @@ class CountTables:
         cheapest = np.take_along_axis(Gt, self.order[:, : self.kmax], axis=1)
         self.prefix = np.zeros((n, self.kmax + 1))
         np.cumsum(cheapest, axis=1, out=self.prefix[:, 1:])
+        #: prefix_columns[c] = prefix[:, c], contiguous (a column of prefix is a strided gather)
+        self.prefix_columns = np.ascontiguousarray(self.prefix.T)
         self.lam = problem.lam
         self.R = problem.R
         self.sparse = sp.issparse(problem.R)
@@ -125,7 +127,13 @@ class CountTables:
         """Positions of the ``count`` smallest ``values`` (one per image of ``images``, default
         all), smallest first, exact ties by rank: a partition finds the values up to the
         count-th smallest, and only those are sorted."""
-        if values.size > count:
+        if values.size > count and count <= 2:
+            # the count-th smallest (with repeats) from minima: no copy of values to partition
+            kth = values.min()
+            if count == 2 and np.count_nonzero(values == kth) < 2:
+                kth = np.min(values, where=values > kth, initial=np.inf)
+            candidates = np.flatnonzero(values <= kth)
+        elif values.size > count:
             kth = np.partition(values, count - 1)[count - 1]
             candidates = np.flatnonzero(values <= kth)
         else:
@@ -155,8 +163,19 @@ class CountState:
         self._up[k >= t.kmax] = np.inf
         self._down = t.prefix[t.rows, np.maximum(k - 1, 0)] - t.prefix[t.rows, k]
         self._down[k == 0] = np.inf
-        self._join = t.lam * (t.diag + 2.0 * self.Rv)
-        self._add = np.where(k == 0, self._up + self._join, self._up)
+        self._join = np.empty(t.n)
+        self._add = np.empty(t.n)
+        self._remove = np.empty(t.n)
+        self._refresh(slice(None))
+
+    def _refresh(self, at: np.ndarray | slice) -> None:
+        """Recompute the kept deltas at positions ``at`` from k and R v (the formulas of a
+        recomputation from scratch, entry by entry)."""
+        t, k, Rv = self.t, self.k[at], self.Rv[at]
+        self._join[at] = join = t.lam * (t.diag[at] + 2.0 * Rv)
+        up, down = self._up[at], self._down[at]
+        self._add[at] = np.where(k == 0, up + join, up)
+        self._remove[at] = np.where(k == 1, down - t.lam * (2.0 * Rv - t.diag[at]), down)
 
     @classmethod
     def from_matrix(cls, tables: CountTables, M: np.ndarray) -> CountState:
@@ -170,11 +189,8 @@ class CountState:
         self._up[i] = t.prefix[i, count + 1] - t.prefix[i, count] if count < t.kmax else np.inf
         self._down[i] = t.prefix[i, count - 1] - t.prefix[i, count] if count > 0 else np.inf
         if was != now:
-            touched = t.add_column(self.Rv, i, 1.0 if now else -1.0)
-            self._join[touched] = t.lam * (t.diag[touched] + 2.0 * self.Rv[touched])
-            self._add[touched] = np.where(self.k[touched] == 0, self._up[touched] + self._join[touched],
-                                          self._up[touched])
-        self._add[i] = self._up[i] + self._join[i] if count == 0 else self._up[i]
+            self._refresh(t.add_column(self.Rv, i, 1.0 if now else -1.0))
+        self._refresh(np.array([i]))
 
     def objective(self) -> float:
         t = self.t
@@ -183,16 +199,24 @@ class CountState:
 
     def add_deltas(self) -> np.ndarray:
         """Change of Eq. 4 from one more query at each image (inf where the image is full): a
-        copy of the kept vector (one memory copy, no recomputation)."""
+        copy of the kept vector (no recomputation)."""
         return self._add.copy()
 
     def remove_deltas(self) -> np.ndarray:
-        """Change of Eq. 4 from one query fewer at each image (inf where it has none)."""
-        t = self.t
-        delta = self._down.copy()
-        last = np.flatnonzero(self.k == 1)
-        delta[last] -= t.lam * (2.0 * self.Rv[last] - t.diag[last])
-        return delta
+        """Change of Eq. 4 from one query fewer at each image (inf where it has none): a copy
+        of the kept vector."""
+        return self._remove.copy()
+
+    @property
+    def kept_join(self) -> np.ndarray:
+        """lam (r_jj + 2 (R v)_j) for every image j, without a copy (read-only use)."""
+        return self._join
+
+    @property
+    def kept_deltas(self) -> tuple[np.ndarray, np.ndarray]:
+        """(remove, add) deltas without a copy, for the searches inside this package: read
+        them before the next :meth:`set_count`, never write them."""
+        return self._remove, self._add
 
     def matrix(self) -> np.ndarray:
         """The bool selection matrix (N, C): each image's k_i cheapest classes."""
@@ -206,9 +230,12 @@ class CountState:
 def fill_greedily(state: CountState, target: int) -> None:
     """Add (or remove) one query at a time, always the cheapest change, until sum(k) = target."""
     tables = state.t
-    while state.k.sum() < target:
-        i = tables.argmin(state.add_deltas())
+    total = int(state.k.sum())
+    while total < target:
+        i = tables.argmin(state.kept_deltas[1])
         state.set_count(i, state.k[i] + 1)
-    while state.k.sum() > target:
-        i = tables.argmin(state.remove_deltas())
+        total += 1
+    while total > target:
+        i = tables.argmin(state.kept_deltas[0])
         state.set_count(i, state.k[i] - 1)
+        total -= 1
