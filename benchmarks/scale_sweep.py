@@ -2,9 +2,10 @@
 
 Each point runs in its own process (peak RSS is per process). The pool is alsel.synthetic's
 (C = 19, d = 16, 8 clusters, G and R min-max mapped), B = 200, C_max = 5, lam = 1 (the issue's
-setting). Dense R up to --dense-max; kNN R (k = 10) up to --knn-max, built exactly by
-alsel.scores.knn_redundancy up to 200,000 images and by FAISS's HNSW graph above (exact values
-on the pairs found; timed apart from select()).
+setting). Dense R up to --dense-max; kNN R (k = 10) up to --knn-max, built by
+alsel.scores.knn_redundancy (method "auto": exact below 20,000 images, FAISS HNSW above) up to
+200,000 images and by FAISS's HNSW graph here above (exact values on the pairs found; timed
+apart from select()).
 
     python benchmarks/scale_sweep.py --out docs/scale            # CSV + log-log plot
     python benchmarks/scale_sweep.py --point knn 100000          # one point, printed as JSON

@@ -128,3 +128,48 @@ def test_sparse_R_local_search_matches_dense_and_never_densifies(monkeypatch, B)
     problem = alsel.SelectionProblem(G, R, B, 3, 1.0)
     sparse = ROUNDINGS["greedy+local"](problem, None, 0)
     assert problem.objective(sparse) == pytest.approx(problem.objective(dense), rel=1e-12)
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_count_state_kept_deltas_equal_their_recomputation_bit_for_bit(sparse):
+    """The incrementally kept add/remove deltas are the from-scratch formula on the same R v,
+    exactly (the greedy and local-search selections must not move by a rounding error)."""
+    rng = np.random.default_rng(3)
+    features = rng.normal(size=(120, 6))
+    R = alsel.scores.redundancy(features, knn=6) if sparse else alsel.scores.redundancy(features)
+    problem = alsel.SelectionProblem(rng.random((5, 120)), R, 60, 3, 0.7)
+    t = CountTables(problem, seed=1)
+    state = CountState(t, rng.integers(0, 2, size=120))
+    for _ in range(300):
+        i = int(rng.integers(120))
+        state.set_count(i, int(rng.integers(0, t.kmax + 1)))
+        k = state.k
+        add = t.prefix[t.rows, np.minimum(k + 1, t.kmax)] - t.prefix[t.rows, k]
+        add[k == 0] += t.lam * (t.diag[k == 0] + 2.0 * state.Rv[k == 0])
+        add[k >= t.kmax] = np.inf
+        remove = t.prefix[t.rows, np.maximum(k - 1, 0)] - t.prefix[t.rows, k]
+        remove[k == 1] -= t.lam * (2.0 * state.Rv[k == 1] - t.diag[k == 1])
+        remove[k == 0] = np.inf
+        np.testing.assert_array_equal(state.add_deltas(), add)
+        np.testing.assert_array_equal(state.remove_deltas(), remove)
+    np.testing.assert_allclose(state.Rv, np.asarray(R @ (k > 0)).ravel(), atol=1e-9)
+
+
+def test_starting_images_never_copy_a_dense_R():
+    """The starting images' off-diagonal minima come from bands of rows, not an N x N copy."""
+    import tracemalloc
+
+    from alsel.rounding.greedy import starting_images
+
+    n = 2000
+    rng = np.random.default_rng(0)
+    R = alsel.scores.redundancy(rng.normal(size=(n, 4)))
+    tables = CountTables(alsel.SelectionProblem(rng.random((3, n)), R, 10, 2, 1.0))
+    tracemalloc.start()
+    chosen = starting_images(tables, 7)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < R.nbytes / 2
+    off = R + np.diag(np.full(n, np.inf))
+    expected = np.lexsort((tables.rank, np.diag(R) + off.min(axis=1)))[:7]
+    np.testing.assert_array_equal(chosen, expected)

@@ -45,6 +45,8 @@ class CountTables:
         cheapest = np.take_along_axis(Gt, self.order[:, : self.kmax], axis=1)
         self.prefix = np.zeros((n, self.kmax + 1))
         np.cumsum(cheapest, axis=1, out=self.prefix[:, 1:])
+        #: prefix_columns[c] = prefix[:, c], contiguous (a column of prefix is a strided gather)
+        self.prefix_columns = np.ascontiguousarray(self.prefix.T)
         self.lam = problem.lam
         self.R = problem.R
         self.sparse = sp.issparse(problem.R)
@@ -57,15 +59,18 @@ class CountTables:
             return np.asarray(self.R[[i]].toarray()).ravel()
         return self.R[i]
 
-    def add_column(self, target: np.ndarray, i: int, sign: float) -> None:
-        """target += sign * R[:, i], touching only the stored entries of a sparse R."""
+    def add_column(self, target: np.ndarray, i: int, sign: float) -> np.ndarray | slice:
+        """target += sign * R[:, i], touching only the stored entries of a sparse R; returns
+        the positions it touched (a slice of all of them for a dense R)."""
         if self.sparse:
-            span = slice(self.R.indptr[i], self.R.indptr[i + 1])
-            target[self.R.indices[span]] += sign * self.R.data[span]
-        elif sign > 0:
+            touched = self.R.indices[self.R.indptr[i]:self.R.indptr[i + 1]]
+            target[touched] += sign * self.R.data[self.R.indptr[i]:self.R.indptr[i + 1]]
+            return touched
+        if sign > 0:
             target += self.R[i]
         else:
             target -= self.R[i]
+        return slice(None)
 
     def row_entries(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(position in ``rows``, column, value) of every stored entry of the rows ``rows`` of
@@ -122,7 +127,13 @@ class CountTables:
         """Positions of the ``count`` smallest ``values`` (one per image of ``images``, default
         all), smallest first, exact ties by rank: a partition finds the values up to the
         count-th smallest, and only those are sorted."""
-        if values.size > count:
+        if values.size > count and count <= 2:
+            # the count-th smallest (with repeats) from minima: no copy of values to partition
+            kth = values.min()
+            if count == 2 and np.count_nonzero(values == kth) < 2:
+                kth = np.min(values, where=values > kth, initial=np.inf)
+            candidates = np.flatnonzero(values <= kth)
+        elif values.size > count:
             kth = np.partition(values, count - 1)[count - 1]
             candidates = np.flatnonzero(values <= kth)
         else:
@@ -132,13 +143,39 @@ class CountTables:
 
 
 class CountState:
-    """Counts k and R v, kept consistent under single-image changes."""
+    """Counts k and R v, kept consistent under single-image changes.
+
+    The marginal costs are kept too, so that a greedy step is an argmin, not a recomputation:
+    a change at image i moves its own next/previous increment (O(1)) and, when i joins or
+    leaves, R v and the joining cost lam (r_jj + 2 (R v)_j) of every image j by R[:, i] (only
+    at column i's stored entries for a sparse R). Each cached entry is computed by the same
+    expression as a recomputation from scratch, so the values are bit for bit the same.
+    """
 
     def __init__(self, tables: CountTables, k: np.ndarray) -> None:
         self.t = tables
         self.k = np.minimum(np.asarray(k, dtype=np.int64), tables.kmax)
         # R v from the used images' columns: O(|used| N) dense, not a product with all of R
         self.Rv = tables.column_sums(np.flatnonzero(self.k))
+        t, k = tables, self.k
+        # up[i] / down[i]: uncertainty change of one query more / fewer at image i
+        self._up = t.prefix[t.rows, np.minimum(k + 1, t.kmax)] - t.prefix[t.rows, k]
+        self._up[k >= t.kmax] = np.inf
+        self._down = t.prefix[t.rows, np.maximum(k - 1, 0)] - t.prefix[t.rows, k]
+        self._down[k == 0] = np.inf
+        self._join = np.empty(t.n)
+        self._add = np.empty(t.n)
+        self._remove = np.empty(t.n)
+        self._refresh(slice(None))
+
+    def _refresh(self, at: np.ndarray | slice) -> None:
+        """Recompute the kept deltas at positions ``at`` from k and R v (the formulas of a
+        recomputation from scratch, entry by entry)."""
+        t, k, Rv = self.t, self.k[at], self.Rv[at]
+        self._join[at] = join = t.lam * (t.diag[at] + 2.0 * Rv)
+        up, down = self._up[at], self._down[at]
+        self._add[at] = np.where(k == 0, up + join, up)
+        self._remove[at] = np.where(k == 1, down - t.lam * (2.0 * Rv - t.diag[at]), down)
 
     @classmethod
     def from_matrix(cls, tables: CountTables, M: np.ndarray) -> CountState:
@@ -146,10 +183,14 @@ class CountState:
         return cls(tables, np.asarray(M, dtype=bool).sum(axis=1))
 
     def set_count(self, i: int, count: int) -> None:
+        t = self.t
         was, now = self.k[i] > 0, count > 0
-        if was != now:
-            self.t.add_column(self.Rv, i, 1.0 if now else -1.0)
         self.k[i] = count
+        self._up[i] = t.prefix[i, count + 1] - t.prefix[i, count] if count < t.kmax else np.inf
+        self._down[i] = t.prefix[i, count - 1] - t.prefix[i, count] if count > 0 else np.inf
+        if was != now:
+            self._refresh(t.add_column(self.Rv, i, 1.0 if now else -1.0))
+        self._refresh(np.array([i]))
 
     def objective(self) -> float:
         t = self.t
@@ -157,26 +198,25 @@ class CountState:
         return float(t.prefix[t.rows, self.k].sum() + t.lam * (v @ self.Rv))
 
     def add_deltas(self) -> np.ndarray:
-        """Change of Eq. 4 from one more query at each image (inf where the image is full)."""
-        t, k = self.t, self.k
-        room = k < t.kmax
-        nxt = np.minimum(k + 1, t.kmax)
-        delta = t.prefix[t.rows, nxt] - t.prefix[t.rows, k]
-        new = k == 0
-        delta[new] += t.lam * (t.diag[new] + 2.0 * self.Rv[new])
-        delta[~room] = np.inf
-        return delta
+        """Change of Eq. 4 from one more query at each image (inf where the image is full): a
+        copy of the kept vector (no recomputation)."""
+        return self._add.copy()
 
     def remove_deltas(self) -> np.ndarray:
-        """Change of Eq. 4 from one query fewer at each image (inf where it has none)."""
-        t, k = self.t, self.k
-        used = k > 0
-        prev = np.maximum(k - 1, 0)
-        delta = t.prefix[t.rows, prev] - t.prefix[t.rows, k]
-        last = k == 1
-        delta[last] -= t.lam * (2.0 * self.Rv[last] - t.diag[last])
-        delta[~used] = np.inf
-        return delta
+        """Change of Eq. 4 from one query fewer at each image (inf where it has none): a copy
+        of the kept vector."""
+        return self._remove.copy()
+
+    @property
+    def kept_join(self) -> np.ndarray:
+        """lam (r_jj + 2 (R v)_j) for every image j, without a copy (read-only use)."""
+        return self._join
+
+    @property
+    def kept_deltas(self) -> tuple[np.ndarray, np.ndarray]:
+        """(remove, add) deltas without a copy, for the searches inside this package: read
+        them before the next :meth:`set_count`, never write them."""
+        return self._remove, self._add
 
     def matrix(self) -> np.ndarray:
         """The bool selection matrix (N, C): each image's k_i cheapest classes."""
@@ -190,9 +230,12 @@ class CountState:
 def fill_greedily(state: CountState, target: int) -> None:
     """Add (or remove) one query at a time, always the cheapest change, until sum(k) = target."""
     tables = state.t
-    while state.k.sum() < target:
-        i = tables.argmin(state.add_deltas())
+    total = int(state.k.sum())
+    while total < target:
+        i = tables.argmin(state.kept_deltas[1])
         state.set_count(i, state.k[i] + 1)
-    while state.k.sum() > target:
-        i = tables.argmin(state.remove_deltas())
+        total += 1
+    while total > target:
+        i = tables.argmin(state.kept_deltas[0])
         state.set_count(i, state.k[i] - 1)
+        total -= 1

@@ -41,8 +41,15 @@ def starting_images(tables: CountTables, count: int) -> np.ndarray:
         off.setdiag(np.inf)
         partner = np.asarray(off.min(axis=1).toarray()).ravel()
         partner[np.diff(off.indptr) < n] = np.minimum(partner[np.diff(off.indptr) < n], 0.0)
+    elif n > 1:
+        # by bands of rows: a band's copy with its diagonal at inf, never an N x N copy of R
+        partner = np.empty(n)
+        band = max(1, (1 << 19) // n)
+        for start in range(0, n, band):
+            rows = np.arange(start, min(start + band, n))
+            block = np.array(tables.R[start:start + rows.size], dtype=np.float64)
+            block[rows - start, rows] = np.inf
+            partner[rows] = block.min(axis=1)
     else:
-        off = np.array(tables.R, dtype=np.float64)
-        np.fill_diagonal(off, np.inf)
-        partner = off.min(axis=1) if n > 1 else np.zeros(n)
+        partner = np.zeros(n)
     return tables.smallest(tables.diag + partner, count)

@@ -46,12 +46,16 @@ def _best_transfer(state: CountState, remove: np.ndarray, add: np.ndarray):
                 best = (float(remove[a] + add[b]), int(a), int(b))
     # a empties and b is new: b's cost counted R[a, b] for an image that leaves
     emptying = np.flatnonzero(state.k == 1)
+    if t.lam > 0 and emptying.size and t.sparse:
+        # b: the new images' add deltas, inf elsewhere (no index list of the ~N new images)
+        b = np.where(state.k == 0, add, np.inf)
+        if np.isfinite(b).any():
+            values, i, j = _sparse_pair_smallest(state, emptying, remove[emptying], b, 1)
+            if values[0] < best[0]:
+                best = (float(values[0]), int(emptying[i[0]]), int(j[0]))
+        return best
     new = np.flatnonzero(state.k == 0)
-    if t.lam > 0 and emptying.size and new.size and t.sparse:
-        delta, i, j = _sparse_pair_minimum(state, emptying, new, remove[emptying], add)
-        if delta < best[0]:
-            best = (delta, int(emptying[i]), int(j))
-    elif t.lam > 0 and emptying.size and new.size:
+    if t.lam > 0 and emptying.size and new.size:
         D = remove[emptying][:, None] + add[new][None, :] - 2.0 * t.lam * t.block(emptying, new)
         i, j = t.argmin_pair(D, emptying, new)
         if D[i, j] < best[0]:
@@ -136,24 +140,15 @@ def _sparse_pair_smallest(state: CountState, rows: np.ndarray, a: np.ndarray, b:
     return D[chosen], i[chosen], j[chosen]
 
 
-def _sparse_pair_minimum(state: CountState, rows: np.ndarray, cols: np.ndarray, a: np.ndarray,
-                         b_all: np.ndarray) -> tuple[float, int, int]:
-    """(D, i, image j) of the smallest a_i + b_all[j] - 2 lam R[rows_i, j] over j in ``cols``."""
-    b = np.full(state.t.n, np.inf)
-    b[cols] = b_all[cols]
-    values, i, j = _sparse_pair_smallest(state, rows, a, b, 1)
-    return float(values[0]), int(i[0]), int(j[0])
-
-
 def _sparse_best_swap(state: CountState, used: np.ndarray, ka: np.ndarray, leave: np.ndarray):
     """:func:`_best_swap` for a sparse R: D_ab = leave_a + P[b, k_a] + lam (r_bb + 2 (Rv)_b)
     - 2 lam r_ab, minimized over the stored r_ab and, for each count c, the best b alone."""
     t, k = state.t, state.k
     new_mask = k == 0
-    base = np.where(new_mask, t.lam * (t.diag + 2.0 * state.Rv), np.inf)
+    base = np.where(new_mask, state.kept_join, np.inf)
     best = (np.inf, -1, -1)
     for c in np.unique(ka):
-        join = base + t.prefix[:, c]
+        join = base + t.prefix_columns[c]
         j = int(np.argmin(join))
         mine = np.flatnonzero(ka == c)
         i = mine[int(np.argmin(leave[mine]))]
@@ -256,24 +251,36 @@ def improve(state: CountState, max_moves: int | None = None, kicks: int = KICKS,
     return best
 
 
+def _improves(delta: float, value: float, state: CountState) -> bool:
+    """delta < -1e-12 max(1, |objective|): with ``value`` the objective tracked by the moves'
+    deltas, recomputed exactly (an O(N) pass) only when delta is within 1e-6 of the threshold,
+    where the tracked value's rounding could matter."""
+    threshold = -1e-12 * max(1.0, abs(value))
+    if abs(delta - threshold) > 1e-6 * abs(threshold):
+        return bool(delta < threshold)
+    return bool(delta < -1e-12 * max(1.0, abs(state.objective())))
+
+
 def descend(state: CountState, max_moves: int | None = None) -> int:
     """Apply the best improving move until none improves; returns the number of moves."""
     t = state.t
     max_moves = 20 * t.B + 100 if max_moves is None else max_moves
     moves = 0
+    value = state.objective()
     while moves < max_moves:
-        scale = max(1.0, abs(state.objective()))
-        remove, add = state.remove_deltas(), state.add_deltas()
+        remove, add = state.kept_deltas
         transfer, swap, merge = _best_transfer(state, remove, add), _best_swap(state), _best_merge(state)
         best = min(transfer[0], swap[0], merge[0])
-        if not best < -1e-12 * scale:
+        if not _improves(best, value, state):
             exchange = _best_exchange(state)
-            if not exchange[0] < -1e-12 * scale:
+            if not _improves(exchange[0], value, state):
                 break
             for i in np.flatnonzero(state.k != exchange[1]):
                 state.set_count(int(i), int(exchange[1][i]))
+            value += exchange[0]
             moves += 1
             continue
+        value += best
         if transfer[0] == best:
             _, a, b = transfer
             state.set_count(a, state.k[a] - 1)
