@@ -149,6 +149,15 @@ def _smallest_eigenvalue(R, row_totals: np.ndarray | None = None, tol: float = 1
     return theta - shift - 4.0 * tol * shift - 1e-8 * max(scale, 1.0) * n
 
 
+def _exact_check(R, mu: float, w: np.ndarray) -> tuple[np.ndarray, float, float]:
+    """At a point w of the simplex: the exact gradient g of w^T (R + mu I) w, the value there,
+    and the Frank-Wolfe lower bound it proves on the simplex minimum (convexity only: valid at
+    any w, however it was reached)."""
+    g = 2.0 * (np.asarray(R @ w).ravel() + mu * w)
+    value = 0.5 * float(w @ g)
+    return g, value, value + float(g.min() - g @ w)
+
+
 def _pairwise_frank_wolfe(R, mu: float, w: np.ndarray, rel_gap: float, max_checks: int,
                           give_up_at: float = -np.inf) -> tuple[np.ndarray, float, float]:
     """(w, rho, f(w)): pairwise Frank-Wolfe from ``w`` on min over the simplex of
@@ -180,9 +189,8 @@ def _pairwise_frank_wolfe(R, mu: float, w: np.ndarray, rel_gap: float, max_check
     w = np.array(w, dtype=np.float64)
     rho, value = -np.inf, np.inf
     for _ in range(max_checks):
-        g = 2.0 * (np.asarray(R @ w).ravel() + mu * w)
-        value = 0.5 * float(w @ g)
-        rho = max(rho, value + float(g.min() - g @ w))
+        g, value, proven = _exact_check(R, mu, w)
+        rho = max(rho, proven)
         if value - rho <= rel_gap * max(abs(value), 1e-12) or value <= give_up_at:
             break
         for step_number in range(max(1000, n)):
@@ -240,9 +248,8 @@ def _simplex_minimum(R, mu: float, rel_gap: float = 1e-4, max_checks: int = 200,
     support = np.empty(0, dtype=np.int64)
     rho = -np.inf
     for _ in range(max_checks):
-        g = 2.0 * (np.asarray(R @ w).ravel() + mu * w)
-        value = 0.5 * float(w @ g)
-        rho = max(rho, value + float(g.min() - g @ w))
+        g, value, proven = _exact_check(R, mu, w)
+        rho = max(rho, proven)
         if value - rho <= rel_gap * max(abs(value), 1e-12) or value <= give_up_at:
             break
         outside = np.ones(n, dtype=bool)
