@@ -45,6 +45,7 @@ from typing import Any
 import numpy as np
 
 from .._files import atomic_write_text  # noqa: F401  (re-exported: oracles, experiment, annotate)
+from .._validation import plain
 from .store_check import FORMAT, StoreProblem, check_store, parse_json
 
 VERSION = 2
@@ -556,8 +557,7 @@ def _is_tuple(value: Any, n: int) -> bool:
 
 def _show(values: list) -> str:
     """At most five values, as plain Python (``2``, not ``np.int64(2)``)."""
-    shown = [v.item() if isinstance(v, np.generic) else v for v in values[:5]]
-    return repr(shown)[1:-1] + (f" ... ({len(values)} in all)" if len(values) > 5 else "")
+    return repr([plain(v) for v in values[:5]])[1:-1] + (f" ... ({len(values)} in all)" if len(values) > 5 else "")
 
 
 def _seconds(seconds: Any, n: int) -> list[float | None]:
