@@ -23,6 +23,8 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
 
 from alsel.torch.inference import REDUCTIONS, PoolPrediction, predict_pool
 from alsel.torch.knn import knn_redundancy
+from alsel.torch.losses import binary_feedback_loss, feedback_loss
 from alsel.torch.scoring import pool_scores
 
-__all__ = ["REDUCTIONS", "PoolPrediction", "knn_redundancy", "pool_scores", "predict_pool"]
+__all__ = ["REDUCTIONS", "PoolPrediction", "binary_feedback_loss", "feedback_loss", "knn_redundancy",
+           "pool_scores", "predict_pool"]
