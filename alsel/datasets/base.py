@@ -30,11 +30,15 @@ class LabelSpace:
     names : tuple of str
         Name of every label; a mask's value k means ``names[k]``.
     background : int or None
-        The label never asked about (``None``: every label is queryable).
+        The label never asked about (``None``: no background).
+    queried : tuple of int, optional
+        The labels asked about; default every label but the background. A label that is neither
+        queried nor background is still learnt from pixel labels, never asked about.
     """
 
     names: tuple[str, ...]
     background: int | None = None
+    queried: tuple[int, ...] | None = None
 
     def __post_init__(self) -> None:
         names = tuple(str(n) for n in self.names)
@@ -45,6 +49,14 @@ class LabelSpace:
             raise ValueError(f"label names must differ; {sorted({n for n in names if names.count(n) > 1})} repeat.")
         if self.background is not None and not 0 <= self.background < len(names):
             raise ValueError(f"background must be a label index 0..{len(names) - 1} or None; got {self.background!r}.")
+        if self.queried is not None:
+            queried = tuple(int(k) for k in self.queried)
+            object.__setattr__(self, "queried", queried)
+            if not queried or len(set(queried)) != len(queried) or not all(0 <= k < len(names) for k in queried):
+                raise ValueError(f"queried must be distinct label indices 0..{len(names) - 1}; got {list(queried)}.")
+            if self.background in queried:
+                raise ValueError(f"queried includes the background label {self.background}; the background "
+                                 "is never asked about.")
 
     @property
     def n_labels(self) -> int:
@@ -54,6 +66,8 @@ class LabelSpace:
     @property
     def queryable(self) -> tuple[int, ...]:
         """Label indices asked about, in order: column j of an answers matrix is label queryable[j]."""
+        if self.queried is not None:
+            return self.queried
         return tuple(k for k in range(len(self.names)) if k != self.background)
 
     @property
