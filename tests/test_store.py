@@ -531,3 +531,13 @@ def test_reading_a_store_needs_no_torch():
     code = "import sys, alsel.loop.store, alsel.loop.oracles; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_a_mask_keeps_pixels_without_a_label(tmp_path):
+    """Void / unlabelled pixels (-100 in the loop) survive the file round trip; 255 is no label."""
+    mask = np.array([[0, 3, -100], [-100, 254, 1]])
+    store = AnswerStore.create(tmp_path / "s.json", 2, ["a", "b"], labels={0: mask})
+    again = AnswerStore.load(tmp_path / "s.json")
+    np.testing.assert_array_equal(again.label(0), mask)
+    with pytest.raises(StoreError, match="0..254"):
+        store.add_labels({1: np.array([[255, 0]])})

@@ -24,6 +24,7 @@ File layout (JSON, version 2)::
      "answers": {"17": {"3": {"answer": "yes", "by": "alice", "seconds": 2.4,
                                "at": "2026-12-04T16:40:00.000Z"}, ...}, ...},
      "labels": {"0": {"shape": [H, W], "data": "<base64 of uint8 pixels>"}, ...},
+         (a pixel byte is its label 0..254, or 255 for "no label": IGNORE in the loop)
      "initial": [ids of L], "pending": {"queries": [[i, c], ...], "images": [...]},
      "history": [{...result row...}, ...], "meta": {...}}
 
@@ -59,20 +60,31 @@ class StoreError(ValueError):
     """A store file that cannot be read, or a change that does not fit the store."""
 
 
+#: Pixel label "no label" in the loop (alsel.datasets.IGNORE); byte 255 in the file.
+NO_LABEL = -100
+_NO_LABEL_BYTE = 255
+
+
 def _encode_mask(mask: np.ndarray) -> dict:
     mask = np.asarray(mask)
     integral = (np.issubdtype(mask.dtype, np.integer) or mask.dtype == np.bool_
                 or (np.issubdtype(mask.dtype, np.floating) and bool(np.all(mask == np.round(mask)))))
-    if mask.ndim != 2 or mask.size == 0 or not integral or mask.min() < 0 or mask.max() > 255:
+    labelled = mask[mask != NO_LABEL] if mask.size and integral else mask
+    if (mask.ndim != 2 or mask.size == 0 or not integral
+            or (labelled.size and (labelled.min() < 0 or labelled.max() >= _NO_LABEL_BYTE))):
         raise StoreError(f"a pixel-label mask must be a non-empty 2-D array of integer labels in "
-                         f"0..255; got shape {mask.shape}, dtype {mask.dtype}.")
-    data = base64.b64encode(np.ascontiguousarray(mask, dtype=np.uint8).tobytes()).decode("ascii")
+                         f"0..254, or {NO_LABEL} for a pixel without a label; got shape {mask.shape}, "
+                         f"dtype {mask.dtype}.")
+    raw = np.where(mask == NO_LABEL, _NO_LABEL_BYTE, mask).astype(np.uint8)
+    data = base64.b64encode(np.ascontiguousarray(raw).tobytes()).decode("ascii")
     return {"shape": [int(n) for n in mask.shape], "data": data}
 
 
 def _decode_mask(entry: dict) -> np.ndarray:
     raw = np.frombuffer(base64.b64decode(entry["data"]), dtype=np.uint8)
-    return raw.reshape(entry["shape"]).astype(np.int64)
+    mask = raw.reshape(entry["shape"]).astype(np.int64)
+    mask[mask == _NO_LABEL_BYTE] = NO_LABEL
+    return mask
 
 
 def _now() -> str:
