@@ -316,3 +316,59 @@ def test_write_folder_reads_back_as_the_scenes(tmp_path):
         assert np.abs(image - scenes.images[k]).max() <= 0.5 / 255 + 1e-6
     with pytest.raises(FileExistsError, match="images exists"):
         write_folder(tmp_path / "s", 1)
+
+
+# ------------------------------------------------------------------------------ docs/data.md
+def _fake_voc(root: Path) -> None:
+    voc = root / "VOCdevkit" / "VOC2012"
+    for sub in ("JPEGImages", "SegmentationClass", "ImageSets/Segmentation"):
+        (voc / sub).mkdir(parents=True)
+    for split, stems in (("train", ["2007_000032", "2007_000039"]), ("val", ["2007_000033"])):
+        (voc / "ImageSets/Segmentation" / f"{split}.txt").write_text("\n".join(stems) + "\n")
+        for k, stem in enumerate(stems):
+            Image.fromarray(np.full((6 + k, 8, 3), 90, np.uint8)).save(voc / "JPEGImages" / f"{stem}.jpg")
+            labels = np.zeros((6 + k, 8), np.uint8)
+            labels[1:3, 2:5], labels[3, :] = 15, 255  # a person, its border void
+            mask = Image.frombytes("P", (8, 6 + k), labels.tobytes())
+            mask.putpalette([0, 0, 0, 128, 0, 0] * 128)
+            mask.save(voc / "SegmentationClass" / f"{stem}.png")
+
+
+def _fake_cityscapes(root: Path) -> None:
+    for split, cities in (("train", ["aachen", "bremen"]), ("val", ["lindau"])):
+        for city in cities:
+            for kind in ("leftImg8bit", "gtFine"):
+                (root / "cityscapes" / kind / split / city).mkdir(parents=True)
+            stem = f"{city}_000000_000019"
+            Image.fromarray(np.zeros((4, 8, 3), np.uint8)).save(
+                root / "cityscapes" / "leftImg8bit" / split / city / f"{stem}_leftImg8bit.png")
+            Image.fromarray(np.array([[0, 18, 255, 7] * 2] * 4, np.uint8)).save(
+                root / "cityscapes" / "gtFine" / split / city / f"{stem}_gtFine_labelTrainIds.png")
+            Image.fromarray(np.zeros((4, 8), np.uint8)).save(  # the other gtFine files are left alone
+                root / "cityscapes" / "gtFine" / split / city / f"{stem}_gtFine_labelIds.png")
+
+
+def test_the_python_in_docs_data_md_runs_as_written(tmp_path, monkeypatch, capsys):
+    pytest.importorskip("sklearn")
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "data.md").read_text()
+    import re
+
+    blocks = re.findall(r"```python\n(.*?)```", doc, flags=re.S)
+    assert len(blocks) == 3
+    _fake_voc(tmp_path)
+    _fake_cityscapes(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    for k, block in enumerate(blocks):
+        exec(compile(block, f"docs/data.md block {k}", "exec"), {})  # noqa: S102
+    out = capsys.readouterr().out.splitlines()
+    assert out[1] == "45 10 15"
+    voc = FolderSource("voc-train", test_root="voc-val", labeled=2).load(0)
+    assert voc.pool.labels.names[15] == "person" and voc.pool.labels.background == 0
+    mask = voc.pool.mask(0)
+    assert set(np.unique(mask)) == {IGNORE, 0, 15} and voc.pool.image(0).shape[0] == 3
+    cs = FolderSource("cityscapes-train", test_root="cityscapes-val", labeled=2, background=None)
+    split = cs.load(0)
+    assert [split.test.name(0)] == ["lindau/lindau_000000_000019.png"]
+    assert sorted(split.pool.name(i) for i in range(2)) == [
+        "aachen/aachen_000000_000019.png", "bremen/bremen_000000_000019.png"]
+    assert set(np.unique(split.pool.mask(0))) == {IGNORE, 0, 7, 18} and cs.labels.n_labels == 19
