@@ -9,7 +9,7 @@ import pytest
 
 pytest.importorskip("sklearn")
 
-from alsel.datasets.base import ArrayImageSet, LabelSpace, Split, Subset  # noqa: E402
+from alsel.datasets.base import ArrayImageSet, ImageSet, LabelSpace, Split, Subset  # noqa: E402
 from alsel.datasets.digits import (  # noqa: E402
     BACKGROUND, DIGIT_LABELS, STROKE_THRESHOLD, DigitSource, make_scenes)
 
@@ -100,7 +100,7 @@ def _array_set(n=5):
 def test_a_subset_is_the_base_images_at_its_ids():
     base = _array_set()
     sub = Subset(base, [3, 0])
-    assert len(sub) == 2 and sub.labels is LABELS and sub.root is None
+    assert isinstance(sub, ImageSet) and len(sub) == 2 and sub.labels is LABELS and sub.root is None
     assert np.array_equal(sub.image(0), base.image(3)) and np.array_equal(sub.mask(1), base.mask(0))
     assert [sub.name(0), sub.name(1)] == [base.name(3), base.name(0)]
     assert len(Subset(base, [])) == 0
