@@ -379,3 +379,34 @@ def test_varied_scores_do_not_warn():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         pool_scores(Segmenter("smp"), batches(images(6, 16), 4), features="encoder", progress=False)
+
+
+# MMSegmentation: predict mode's SegDataSample list (its models cannot be built here) ------------
+
+
+def test_mmseg_predict_mode_seg_data_samples_are_stacked():
+    structures = pytest.importorskip(
+        "mmseg.structures", reason="mmsegmentation (with mmengine and mmcv) does not import here"
+    )
+    from mmengine.structures import PixelData
+
+    class PredictMode(nn.Module):
+        """What EncoderDecoder(mode="predict") returns: one SegDataSample per image."""
+
+        def __init__(self):
+            super().__init__()
+            torch.manual_seed(0)
+            self.head = nn.Conv2d(3, C, 3, padding=1)
+
+        def forward(self, x):
+            samples = []
+            for logits in self.head(x):
+                sample = structures.SegDataSample()
+                sample.seg_logits = PixelData(data=logits)
+                samples.append(sample)
+            return samples
+
+    model, x = PredictMode().eval(), images(5, 16)
+    with torch.no_grad():
+        logits = model.head(x)
+    check_against_hand(model, batches(x, 2), softmax_mean(logits, (16, 16)), pooled(logits))

@@ -86,12 +86,16 @@ def predict_pool(
     ----------
     model : torch.nn.Module
         A segmentation model called as ``model(images)``. Its output may be a tensor
-        (B, C, H, W), a dict with ``"out"``, an object with ``.logits``, a tuple or list (first
+        (B, C, H, W), a dict with ``"out"``, an object with ``.logits``, a MaskFormer /
+        Mask2Former output (``class_queries_logits`` and ``masks_queries_logits``: read as Hugging
+        Face's semantic post-processing scores, normalised per pixel), a tuple or list (first
         element) or a list of MMSegmentation ``SegDataSample``; anything else needs ``output=``.
+        Inputs are cast to the dtype of the model's parameters (a bfloat16 model gets bfloat16).
     images : iterable or DataLoader
-        Batches in pool order: a tensor (B, channels, H, W) (or one image (channels, H, W)), a
-        pair ``(images, ignore)``, or a dict ``{"image": ..., "ignore": ...}``, where ``ignore``
-        is a bool tensor (B, H, W), True for pixels to leave out (padding, void).
+        Batches in pool order: a tensor (B, channels, H, W) (or one image (channels, H, W)),
+        ``(images,)``, or a dict ``{"image": ..., "ignore": ...}``, where ``ignore`` is a bool
+        tensor (B, H, W), True for pixels to leave out (padding, void). A pair ``(images, x)``
+        is refused as ambiguous (a bool target looks like an ignore mask).
     num_classes : int or None
         Expected size of the class axis (axis 1 of the logits); checked on every batch. None:
         taken from the first batch and checked on the rest.
@@ -106,7 +110,9 @@ def predict_pool(
         r of the "lse" reduction (> 0).
     features : None, str or callable
         None: the pooled logits (a fallback; a backbone layer describes images better). A dotted
-        module path such as ``"backbone.layer4"``: that module's output, by a forward hook. A
+        module path such as ``"backbone.layer4"``: that module's output, by a forward hook (a
+        container of feature maps — smp's encoder list, torchvision's backbone dict, a
+        BackboneOutput — is read as its deepest map). A
         callable ``(images, output) -> tensor``. Feature maps (B, d, h, w) are global-average
         pooled over the kept pixels, token sequences (B, L, d) averaged over tokens.
     output : callable or None
