@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("torch")
+torch = pytest.importorskip("torch")
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "torch_select.py"
 
@@ -49,3 +49,28 @@ def test_docs_torch_md_example_runs():
     assert namespace["prediction"].p.shape == (40, 5)
     assert namespace["prediction"].features.shape == (40, 8)
     assert namespace["sel"].pairs.shape == (10, 2)
+
+
+def test_docs_torch_md_training_snippet_runs():
+    """The three lines of "Training with yes/no answers" in a training step, as written."""
+    from torch.nn import functional as F
+
+    from alsel.torch import binary_feedback_loss
+    from alsel.torch.losses import UNKNOWN
+
+    text = (EXAMPLE.parent.parent / "docs" / "torch.md").read_text()
+    (block,) = [b for b in re.findall(r"```python\n(.*?)```", text, flags=re.S)
+                if "binary_feedback_loss(" in b]  # fmt: skip
+    generator = torch.Generator().manual_seed(0)
+    logits = torch.randn(2, 4, 8, 8, generator=generator, requires_grad=True)
+    masks = torch.randint(0, 4, (2, 8, 8), generator=generator)
+    masks[0, :3] = 255  # pixels without a label
+    answers = torch.tensor([[1, 0, UNKNOWN], [UNKNOWN, 1, 0]])
+    namespace = {"F": F, "binary_feedback_loss": binary_feedback_loss, "logits": logits,
+                 "masks": masks, "answers": answers, "queryable": [1, 2, 3]}  # fmt: skip
+    exec(compile(block, "docs/torch.md", "exec"), namespace)  # noqa: S102
+    expected = F.cross_entropy(logits, masks, ignore_index=255) + binary_feedback_loss(
+        logits, answers, classes=[1, 2, 3]
+    )
+    torch.testing.assert_close(namespace["loss"], expected)
+    assert logits.grad is not None and logits.grad.abs().sum() > 0

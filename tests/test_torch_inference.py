@@ -248,7 +248,7 @@ def test_ignore_mask_leaves_pixels_out():
     ignore = ignore_masks(6, 16)
     prediction = predict_pool(
         model,
-        [(images[:4], ignore[:4]), {"image": images[4:], "ignore": ignore[4:]}],
+        [{"image": images[:4], "ignore": ignore[:4]}, {"image": images[4:], "ignore": ignore[4:]}],
         progress=False,
     )
     logits = reference_logits(model, images)
@@ -262,7 +262,7 @@ def test_ignore_mask_leaves_pixels_out():
             prediction.features[i], logits[i][:, kept].mean(dim=1).numpy(), rtol=1e-5, atol=1e-5
         )
     for reduction in ("max", "lse"):
-        other = predict_pool(model, [(images, ignore)], reduction=reduction, progress=False)
+        other = predict_pool(model, [{"image": images, "ignore": ignore}], reduction=reduction, progress=False)
         unmasked = predict_pool(model, [images], reduction=reduction, progress=False)
         if reduction == "max":
             expected = [probabilities[i][:, ~ignore[i]].amax(dim=1).numpy() for i in range(6)]
@@ -284,8 +284,8 @@ def test_left_out_pixels_do_not_matter_even_when_nan():
     ignore = ignore_masks(4, 16, seed=1)
     spoiled = images.clone()
     spoiled[ignore.unsqueeze(1).expand_as(images)] = float("nan")
-    clean = predict_pool(model, [(images, ignore)], progress=False)
-    dirty = predict_pool(model, [(spoiled, ignore)], progress=False)
+    clean = predict_pool(model, [{"image": images, "ignore": ignore}], progress=False)
+    dirty = predict_pool(model, [{"image": spoiled, "ignore": ignore}], progress=False)
     np.testing.assert_allclose(dirty.p, clean.p, rtol=1e-6)
     np.testing.assert_allclose(dirty.features, clean.features, rtol=1e-6)
 
@@ -294,7 +294,7 @@ def test_ignore_mask_weights_a_lower_resolution_feature_map():
     model, images = TensorModel(stride=2), pool(n=3)
     ignore = torch.zeros(3, 16, 16, dtype=torch.bool)
     ignore[:, :, :8] = True  # the left half: whole 2x2 cells of the stride-2 feature map
-    prediction = predict_pool(model, [(images, ignore)], features="backbone", progress=False)
+    prediction = predict_pool(model, [{"image": images, "ignore": ignore}], features="backbone", progress=False)
     model.eval()
     with torch.no_grad():
         feature_map = model.backbone(images)
@@ -388,8 +388,12 @@ def test_bad_arguments(kwargs, error, match):
 @pytest.mark.parametrize(
     ("item", "error", "match"),
     [
-        ((pool(), torch.zeros(7, 16, 16)), TypeError, "bool tensor"),
-        ((pool(), torch.zeros(7, 8, 8, dtype=torch.bool)), ValueError, r"shape \(B, H, W\)"),
+        ({"image": pool(), "ignore": torch.zeros(7, 16, 16)}, TypeError, "bool tensor"),
+        (
+            {"image": pool(), "ignore": torch.zeros(7, 8, 8, dtype=torch.bool)},
+            ValueError,
+            r"shape \(B, H, W\)",
+        ),
         ((pool(), None, None), ValueError, "3 elements"),
         ({"pixels": pool()}, ValueError, "'image' key"),
         (pool().to(torch.uint8), TypeError, "floating point"),
@@ -406,7 +410,7 @@ def test_an_image_with_every_pixel_left_out():
     ignore = torch.zeros(7, 16, 16, dtype=torch.bool)
     ignore[2] = True
     with pytest.raises(ValueError, match="image 2 leaves out every pixel"):
-        predict_pool(TensorModel(), [(pool(), ignore)], progress=False)
+        predict_pool(TensorModel(), [{"image": pool(), "ignore": ignore}], progress=False)
 
 
 def test_softmax_over_a_single_logit_is_refused():

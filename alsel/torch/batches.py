@@ -9,10 +9,17 @@ import numpy as np
 import torch
 
 BATCH_FORMS = (
-    "a tensor (B, channels, H, W) or one image (channels, H, W); "
-    "(images,) or a pair (images, ignore) with ignore a bool tensor (B, H, W), "
-    "True where a pixel is left out; "
-    'or a dict {"image": images, "ignore": ignore} ("ignore" optional)'
+    "a tensor (B, channels, H, W) or one image (channels, H, W); (images,); "
+    'or a dict {"image": images, "ignore": ignore} ("ignore" optional: a bool tensor (B, H, W), '
+    "True where a pixel is left out)"
+)
+# A pair (images, x) is refused: x may be an ignore mask or a ground-truth target, and a bool
+# target (a binary segmentation mask) looks exactly like an ignore mask.
+PAIR_REFUSED = (
+    "a pair (images, x) is ambiguous: x could be an ignore mask or a ground-truth target (a bool "
+    'target looks exactly like an ignore mask). Give {"image": images, "ignore": mask} for an '
+    'ignore mask, or images only (a DataLoader over (image, target) pairs can collate to dicts: '
+    'collate_fn=lambda items: {"image": torch.stack([image for image, _ in items])})'
 )
 
 
@@ -26,10 +33,11 @@ class Batch:
     def __len__(self) -> int:
         return self.images.shape[0]
 
-    def to(self, device: torch.device) -> Batch:
-        """The same batch on ``device`` (``non_blocking``; a no-op for tensors already there)."""
+    def to(self, device: torch.device, dtype: torch.dtype | None = None) -> Batch:
+        """The same batch on ``device``, images cast to ``dtype`` if given (the model's: a
+        bfloat16 model needs bfloat16 inputs); ``non_blocking``, a no-op where nothing changes."""
         ignore = None if self.ignore is None else self.ignore.to(device, non_blocking=True)
-        return Batch(self.images.to(device, non_blocking=True), ignore)
+        return Batch(self.images.to(device, dtype=dtype, non_blocking=True), ignore)
 
     @property
     def size(self) -> tuple[int, int]:
@@ -52,13 +60,15 @@ def parse_batch(item: object, index: int) -> Batch:
             )
         images, ignore = item["image"], item.get("ignore")
     elif isinstance(item, (tuple, list)):
-        if len(item) not in (1, 2):  # (images,) is what a DataLoader over TensorDataset(x) yields
+        if len(item) == 2:
+            raise ValueError(f"batch {index}: {PAIR_REFUSED}.")
+        if len(item) != 1:  # (images,) is what a DataLoader over TensorDataset(x) yields
             raise ValueError(
                 f"batch {index} is a {type(item).__name__} of {len(item)} elements; "
                 f"each batch must be {BATCH_FORMS}. A DataLoader that yields (image, label) "
                 "pairs needs a dataset that returns images only."
             )
-        images, ignore = item[0], (item[1] if len(item) == 2 else None)
+        images, ignore = item[0], None
     else:
         images, ignore = item, None
 

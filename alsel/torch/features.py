@@ -11,15 +11,26 @@
     e.g. ``lambda images, out: out.hidden_states[-1]`` (transformers, with
     ``output_hidden_states=True``).
 
-What a hook or callable gives is read as: a tensor; the first element of a tuple or list; the
-``last_hidden_state`` of a transformers output. Its shape decides the pooling: (B, d, h, w)
+What a hook or callable gives is read as:
+
+* a tensor, as it is;
+* feature maps in a container, as the **deepest** map, never the first: a list or tuple of
+  (B, d, h, w) maps (segmentation_models_pytorch's encoders return [input image, stride-2 map,
+  ..., deepest map]), transformers' ``BackboneOutput.feature_maps``, a dict (torchvision's
+  backbone, an ``IntermediateLayerGetter``, returns ``{"out": layer4, "aux": layer3}``: its
+  ``"out"``; any other dict its last entry). The maps must be ordered shallow -> deep (each no
+  larger than the one before), else it is an error;
+* the ``last_hidden_state`` of a transformers output;
+* the first element of any other tuple or list (a layer returning (hidden, attention)).
+
+Its shape decides the pooling: (B, d, h, w)
 is averaged over the kept pixels (the ignore mask area-downsampled to h x w); (B, L, d) token
 sequences are averaged over the L tokens (the mask does not apply); (B, d) is used as it is.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import torch
 
@@ -127,15 +138,55 @@ def _submodule(model: torch.nn.Module, path: str) -> torch.nn.Module:
 
 
 def _as_tensor(value: object, name: str) -> torch.Tensor:
+    """The feature tensor in what a hook or callable gave (see the module docstring)."""
     if isinstance(value, torch.Tensor):
         return value
-    if isinstance(value, (tuple, list)) and value and isinstance(value[0], torch.Tensor):
-        return value[0]
+    maps = getattr(value, "feature_maps", None)  # transformers' BackboneOutput
+    if isinstance(maps, (tuple, list)) and maps:
+        return _deepest(list(maps), f"{name} (.feature_maps)")
     hidden = getattr(value, "last_hidden_state", None)
     if isinstance(hidden, torch.Tensor):
         return hidden
+    if isinstance(value, Mapping) and value:
+        if "out" in value and isinstance(value["out"], torch.Tensor):
+            return value["out"]  # torchvision's IntermediateLayerGetter: {"out": layer4, "aux": ...}
+        return _deepest(list(value.values()), f"{name} (a dict with keys {sorted(map(str, value))})")
+    if isinstance(value, (tuple, list)) and value:
+        if len(value) > 1 and all(_is_map(v) for v in value):
+            return _deepest(list(value), name)
+        if isinstance(value[0], torch.Tensor):
+            return value[0]  # (output, extras), e.g. a layer returning (hidden, attention)
     raise TypeError(
-        f"{name} gave a {type(value).__name__}; expected a tensor, a tuple whose first element "
-        "is a tensor, or an object with .last_hidden_state. Pass features= a callable that "
-        "returns the tensor."
+        f"{name} gave a {type(value).__name__}; expected a tensor, a sequence or dict of feature "
+        "maps, an object with .feature_maps or .last_hidden_state, or a tuple whose first element "
+        "is a tensor. Pass features= a callable (images, output) -> tensor."
     )
+
+
+def _is_map(value: object) -> bool:
+    return isinstance(value, torch.Tensor) and value.ndim == 4
+
+
+def _deepest(maps: list, name: str) -> torch.Tensor:
+    """The last (deepest) of feature maps ordered shallow -> deep; an error if they are not.
+
+    smp encoders return [input image, stride-2 map, ..., deepest map]; transformers' backbones
+    and torchvision's IntermediateLayerGetter list their stages shallow -> deep too. The order is
+    checked (each map no larger than the one before) so that a container ordered otherwise is an
+    error, not a silently chosen shallow map.
+    """
+    if not all(_is_map(m) for m in maps):
+        shapes = [tuple(m.shape) if isinstance(m, torch.Tensor) else type(m).__name__ for m in maps]
+        raise TypeError(
+            f"{name} gave a container of {shapes}; a container is read as feature maps (B, d, h, w) "
+            "ordered shallow -> deep, and its last (deepest) map is used. Pass features= a "
+            "callable (images, output) -> tensor that picks the map."
+        )
+    sizes = [tuple(m.shape[-2:]) for m in maps]
+    if any(b[0] > a[0] or b[1] > a[1] for a, b in zip(sizes, sizes[1:])):
+        raise ValueError(
+            f"{name} gave feature maps of spatial sizes {sizes}, not ordered shallow -> deep (each "
+            "no larger than the one before), so the deepest one is not the last. Pass features= a "
+            "callable (images, output) -> tensor that picks the map."
+        )
+    return maps[-1]

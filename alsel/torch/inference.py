@@ -27,7 +27,7 @@ from alsel.torch.distributed import (
     resolve_group,
 )
 from alsel.torch.features import FeatureSource, FeatureSpec
-from alsel.torch.outputs import check_logits, logits_from_output
+from alsel.torch.outputs import pixel_scores
 from alsel.torch.pooling import kept_weights
 from alsel.torch.presence import ACTIVATIONS, REDUCTIONS, class_presence
 from alsel.torch.rows import RowBuffer
@@ -79,19 +79,23 @@ def predict_pool(
 
     The model runs in eval mode (each module's training flag is restored afterwards) under
     ``torch.inference_mode``; its logits are resized to the input size when they differ
-    (transformers' 1/4-resolution ``.logits``), turned into pixel probabilities, and reduced
+    (SegFormer's 1/4-resolution ``.logits``), turned into pixel probabilities, and reduced
     over each image's kept pixels. Nothing per pixel is kept between batches.
 
     Parameters
     ----------
     model : torch.nn.Module
         A segmentation model called as ``model(images)``. Its output may be a tensor
-        (B, C, H, W), a dict with ``"out"``, an object with ``.logits``, a tuple or list (first
+        (B, C, H, W), a dict with ``"out"``, an object with ``.logits``, a MaskFormer /
+        Mask2Former output (``class_queries_logits`` and ``masks_queries_logits``: read as Hugging
+        Face's semantic post-processing scores, normalised per pixel), a tuple or list (first
         element) or a list of MMSegmentation ``SegDataSample``; anything else needs ``output=``.
+        Inputs are cast to the dtype of the model's parameters (a bfloat16 model gets bfloat16).
     images : iterable or DataLoader
-        Batches in pool order: a tensor (B, channels, H, W) (or one image (channels, H, W)), a
-        pair ``(images, ignore)``, or a dict ``{"image": ..., "ignore": ...}``, where ``ignore``
-        is a bool tensor (B, H, W), True for pixels to leave out (padding, void).
+        Batches in pool order: a tensor (B, channels, H, W) (or one image (channels, H, W)),
+        ``(images,)``, or a dict ``{"image": ..., "ignore": ...}``, where ``ignore`` is a bool
+        tensor (B, H, W), True for pixels to leave out (padding, void). A pair ``(images, x)``
+        is refused as ambiguous (a bool target looks like an ignore mask).
     num_classes : int or None
         Expected size of the class axis (axis 1 of the logits); checked on every batch. None:
         taken from the first batch and checked on the rest.
@@ -106,7 +110,9 @@ def predict_pool(
         r of the "lse" reduction (> 0).
     features : None, str or callable
         None: the pooled logits (a fallback; a backbone layer describes images better). A dotted
-        module path such as ``"backbone.layer4"``: that module's output, by a forward hook. A
+        module path such as ``"backbone.layer4"``: that module's output, by a forward hook (a
+        container of feature maps — smp's encoder list, torchvision's backbone dict, a
+        BackboneOutput — is read as its deepest map). A
         callable ``(images, output) -> tensor``. Feature maps (B, d, h, w) are global-average
         pooled over the kept pixels, token sequences (B, L, d) averaged over tokens.
     output : callable or None
@@ -172,6 +178,7 @@ def predict_pool(
             f"output must be a callable (raw output -> logits tensor); got {type(output).__name__}."
         )
     device = resolve_device(model, device)
+    input_dtype = model_dtype(model)
     amp_dtype = _autocast_dtype(device, autocast)
     feature_source = FeatureSource(model, features)
     group = resolve_group(distributed, group)
@@ -199,20 +206,15 @@ def predict_pool(
                 batch = parse_batch(item, index)
                 if shard is not None and not shard.owns(index, batch):
                     continue
-                batch = batch.to(device)
+                batch = batch.to(device, input_dtype)
                 feature_source.before_forward()
                 with _autocast(device, amp_dtype):
                     raw = model(batch.images)
-                logits = check_logits(
-                    logits_from_output(raw, output), len(batch), batch.size, num_classes, index
-                )
+                scores = pixel_scores(raw, output, len(batch), batch.size, num_classes, index)
+                logits = scores.values
                 if num_classes is None:
                     num_classes = logits.shape[1]
-                if activation == "softmax" and num_classes == 1:
-                    raise ValueError(
-                        "the model gives one logit per pixel, and a softmax over one class is "
-                        "always 1; pass activation='sigmoid' for a single-logit binary model."
-                    )
+                pixel_activation = _pixel_activation(scores.kind, activation, num_classes)
                 first = len(presence)
                 weights = (
                     None
@@ -221,7 +223,9 @@ def predict_pool(
                 )
                 pooled.append(feature_source.pooled(batch, raw, logits, weights, first, index))
                 presence.append(
-                    class_presence(logits, weights, reduction, activation, float(lse_sharpness))
+                    class_presence(
+                        logits, weights, reduction, pixel_activation, float(lse_sharpness)
+                    )
                 )
                 bar.update(len(batch))
 
@@ -241,6 +245,43 @@ def predict_pool(
     p = _finite_array(p_rows, "class-presence probabilities p", "the model's logits")
     features_array = _finite_array(feature_rows, "features", feature_source.name)
     return PoolPrediction(p=p, features=features_array)
+
+
+def _pixel_activation(kind: str, activation: str, num_classes: int) -> str | None:
+    """The activation that turns this batch's scores into pixel probabilities (None: they are)."""
+    if kind == "probabilities":
+        if activation != "softmax":
+            raise ValueError(
+                f"activation={activation!r}, but the model's output is query-based (MaskFormer / "
+                "Mask2Former: class_queries_logits and masks_queries_logits), which gives per-pixel "
+                "class probabilities, one class per pixel, without an activation; leave activation "
+                "at its default 'softmax' (one class per pixel), or pass output= to read logits."
+            )
+        if num_classes == 1:
+            raise ValueError(
+                "the model's query-based output has one class besides 'no object', so the "
+                "per-pixel class distribution is always 1; pass output= to read its scores."
+            )
+        return None
+    if activation == "softmax" and num_classes == 1:
+        raise ValueError(
+            "the model gives one logit per pixel, and a softmax over one class is "
+            "always 1; pass activation='sigmoid' for a single-logit binary model."
+        )
+    return activation
+
+
+def model_dtype(model: torch.nn.Module) -> torch.dtype | None:
+    """The floating dtype of all the model's parameters (its buffers' if it has no parameters),
+    which the images are cast to: a bfloat16 or float16 model refuses float32 inputs.
+
+    None when there is none or several dtypes are mixed (the images are then given as they are).
+    """
+    for tensors in (model.parameters(), model.buffers()):
+        dtypes = {t.dtype for t in tensors if t.is_floating_point()}
+        if dtypes:
+            return dtypes.pop() if len(dtypes) == 1 else None
+    return None
 
 
 def resolve_device(model: torch.nn.Module, device: str | torch.device | None) -> torch.device:

@@ -145,6 +145,10 @@ def binary_feedback_loss(logits: torch.Tensor, answers: torch.Tensor, *, classes
     """
     if answers.ndim != 2 or answers.shape[0] != logits.shape[0]:
         raise ValueError(f"answers must be (n, C) with n = {logits.shape[0]} images; got {tuple(answers.shape)}.")
+    stray = (answers != 1) & (answers != 0) & (answers != UNKNOWN)
+    if bool(stray.any()):
+        raise ValueError(f"answers must hold 1, 0 or UNKNOWN ({UNKNOWN}, not asked); got "
+                         f"{answers[stray].unique().tolist()[:5]}. Map other codes before the loss.")
     pooled = presence_logits(logits, classes=classes, n_classes=answers.shape[1], r=r, score=score, valid=valid)
     return answered_bce(pooled, answers)
 

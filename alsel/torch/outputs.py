@@ -1,16 +1,19 @@
-"""A segmentation model's raw output -> logits (B, C, H, W) at the input resolution.
+"""A segmentation model's raw output -> per-pixel class scores (B, C, H, W) at the input resolution.
 
 Understood without help, in this order:
 
 * a ``Tensor`` (B, C, h, w): plain modules, segmentation_models_pytorch, MMSegmentation's
   ``mode="tensor"``;
+* an object with ``class_queries_logits`` (B, Q, C + 1) and ``masks_queries_logits``
+  (B, Q, h, w): Hugging Face's query-based MaskFormer / Mask2Former (see :func:`query_scores`);
+  these give per-pixel class *probabilities*, not logits;
 * a dict with ``"out"``: torchvision's segmentation models (the ``"aux"`` entry is ignored);
 * an object with ``.logits``: Hugging Face transformers (SegFormer, UperNet, ...);
 * a tuple or list: its first element (smp models with aux heads), read by these same rules;
   a list of MMSegmentation ``SegDataSample`` (one per image) is stacked from ``.seg_logits.data``.
 
 Anything else needs ``output=``: a callable from the raw output to a (B, C, h, w) tensor.
-Logits whose spatial size differs from the input's (transformers' are at 1/4 resolution) are
+Logits whose spatial size differs from the input's (SegFormer's are at 1/4 resolution) are
 resized to the input size, bilinearly with ``align_corners=False``, before anything else, so
 that probabilities are averaged over the same pixels as the ignore mask.
 """
@@ -18,11 +21,94 @@ that probabilities are averaged over the same pixels as the ignore mask.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 
+#: What :class:`PixelScores` holds: logits (a softmax or sigmoid makes them probabilities) or
+#: per-pixel probabilities over the classes already (query-based models).
+KINDS = ("logits", "probabilities")
+
 _HINT = "pass output=, a callable from the model's output to a (B, C, H, W) logits tensor"
+
+
+@dataclass(frozen=True)
+class PixelScores:
+    """Per-pixel class scores (B, C, H, W), float32 at the input size, and what they are."""
+
+    values: torch.Tensor
+    kind: str  # one of KINDS
+
+
+def pixel_scores(
+    raw: object,
+    output: Callable[[object], object] | None,
+    n_images: int,
+    size: tuple[int, int],
+    num_classes: int | None,
+    index: int,
+) -> PixelScores:
+    """Read one batch's raw model output as checked float32 scores at the input size ``size``."""
+    if output is None and _is_query_output(raw):
+        return PixelScores(query_scores(raw, n_images, size, num_classes, index), "probabilities")
+    logits = logits_from_output(raw, output)
+    return PixelScores(check_logits(logits, n_images, size, num_classes, index), "logits")
+
+
+def _is_query_output(raw: object) -> bool:
+    return isinstance(getattr(raw, "class_queries_logits", None), torch.Tensor) and isinstance(
+        getattr(raw, "masks_queries_logits", None), torch.Tensor
+    )
+
+
+def query_scores(
+    raw: object, n_images: int, size: tuple[int, int], num_classes: int | None, index: int
+) -> torch.Tensor:
+    """Per-pixel class probabilities (B, K, H, W) of a MaskFormer / Mask2Former output.
+
+    Hugging Face's ``post_process_semantic_segmentation`` defines the score of class c at pixel x
+    as S_c(x) = sum_q softmax(class_queries_logits[q])_c * sigmoid(masks_queries_logits[q](x)),
+    the last ("no object") class dropped, and labels each pixel by argmax_c S_c(x). S is not a
+    distribution over the classes (it sums to anything in (0, Q)), so it is normalised at each
+    pixel here, q_c(x) = S_c(x) / sum_c' S_c'(x): a distribution like a softmax's, with the same
+    argmax. The resizing to the input size follows each model's post-processing: Mask2Former
+    resizes the mask logits before the sigmoid (to its 384 x 384 input; here to the input size),
+    MaskFormer resizes S; both bilinearly with ``align_corners=False``.
+    """
+    class_logits, mask_logits = raw.class_queries_logits, raw.masks_queries_logits
+    if (
+        class_logits.ndim != 3
+        or mask_logits.ndim != 4
+        or class_logits.shape[:2] != mask_logits.shape[:2]
+        or class_logits.shape[2] < 2
+    ):
+        raise ValueError(
+            f"batch {index}: a query-based output needs class_queries_logits (B, Q, C + 1) and "
+            f"masks_queries_logits (B, Q, h, w); got {tuple(class_logits.shape)} and "
+            f"{tuple(mask_logits.shape)}. {_HINT[0].upper() + _HINT[1:]}."
+        )
+    if class_logits.shape[0] != n_images:
+        raise ValueError(
+            f"batch {index}: the model returned queries for {class_logits.shape[0]} images for a "
+            f"batch of {n_images}; {_HINT}."
+        )
+    n_classes = class_logits.shape[2] - 1
+    if num_classes is not None and n_classes != num_classes:
+        raise ValueError(
+            f"batch {index}: the model's class_queries_logits have {n_classes} classes (plus the "
+            f"'no object' class) but num_classes={num_classes}. Pass the model's number of classes."
+        )
+    classes = torch.softmax(class_logits.float(), dim=-1)[..., :-1]
+    masks = mask_logits.float()
+    resize_masks = type(raw).__name__.startswith("Mask2Former")
+    if resize_masks and tuple(masks.shape[-2:]) != tuple(size):
+        masks = F.interpolate(masks, size=size, mode="bilinear", align_corners=False)
+    scores = torch.einsum("bqc,bqhw->bchw", classes, torch.sigmoid(masks))
+    if tuple(scores.shape[-2:]) != tuple(size):
+        scores = F.interpolate(scores, size=size, mode="bilinear", align_corners=False)
+    total = scores.sum(dim=1, keepdim=True).clamp_min(torch.finfo(scores.dtype).tiny)
+    return scores / total
 
 
 def logits_from_output(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Iterable
 
 import numpy as np
@@ -56,6 +57,14 @@ def pool_scores(
     process and each searches the neighbours of its share of the rows; G and R are computed on
     every process (``dst=None``) or on ``dst`` only, and equal the single-process ones.
 
+    Both R forms go to :func:`alsel.select` as they are: it takes the dense R, and the sparse R
+    with its default pipeline and the "sparse", "mccormick", "exact" and "qp" formulations.
+
+    Scores that cannot tell the images apart give a ``UserWarning`` (not an error: the pool may
+    really be uniform): p the same for every image (G constant, all zeros with "minmax"), or
+    features pointing the same way for every image (every cosine 1, R constant). With both,
+    select() would pick the lowest image ids.
+
     Returns
     -------
     (G, R) : G ndarray (C, N); R ndarray (N, N), or scipy.sparse.csr_matrix with ``knn``.
@@ -89,6 +98,8 @@ def pool_scores(
     if prediction is None:
         return None
     G = scores.confidence(prediction.p, alpha=alpha, mapping=confidence_mapping, eps=eps)
+    if prediction.n_images > 1:
+        warn_if_constant(prediction.p, prediction.features, G)
     if knn is None:
         return G, scores.redundancy(prediction.features, redundancy_mapping)
     R = knn_redundancy(
@@ -102,3 +113,38 @@ def pool_scores(
         dst=dst,
     )
     return None if R is None else (G, R)
+
+
+#: Spread below which float32 model outputs count as the same for every image (float32 rounds
+#: at about 6e-8 relative; a constant output computed in batches of different sizes differs by
+#: that much, and min-max scaling would blow such noise up to the whole [0, 1]).
+CONSTANT_SPREAD = 1e-6
+
+
+def warn_if_constant(p: np.ndarray, features: np.ndarray, G: np.ndarray) -> None:
+    """Warn when p or the features' directions are (nearly) the same for every image."""
+    p_spread = float(np.ptp(p, axis=0).max())
+    if p_spread <= CONSTANT_SPREAD or float(np.ptp(G, axis=1).max()) == 0.0:
+        warnings.warn(
+            "pool_scores: the class-presence probabilities p are the same for every image of the "
+            f"pool (largest spread over the images {p_spread:.3g}), so G does not tell images "
+            "apart (each class's G is the same for every image, or float noise blown up by "
+            "confidence_mapping='minmax'); select() "
+            "then ranks by R alone, and with a constant R too it picks the lowest image ids. "
+            "Check that the model is trained and sees the images (eval-mode statistics, "
+            "normalization).",
+            UserWarning,
+            stacklevel=3,
+        )
+    norms = np.linalg.norm(features, axis=1, keepdims=True)
+    unit = features / np.where(norms > 0, norms, 1.0)
+    direction_spread = float(np.ptp(unit, axis=0).max())
+    if direction_spread <= CONSTANT_SPREAD:
+        warnings.warn(
+            "pool_scores: the features point the same way for every image of the pool (largest "
+            f"spread of the unit vectors {direction_spread:.3g}), so every cosine similarity is 1 "
+            "and R does not tell images apart (with redundancy_mapping='minmax' it is all zeros "
+            "or float noise). Choose other features= (a backbone layer that depends on the image).",
+            UserWarning,
+            stacklevel=3,
+        )
