@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -83,10 +84,18 @@ def test_a_method_missing_a_seed_is_paired_on_the_shared_seeds_and_reported(tmp_
     results = load_results([write_csv(tmp_path / "results.csv", rows)])
     comparison = next(c for c in analyse(results).comparisons if c.metric == "final_miou" and c.other == "rr")
     assert comparison.seeds == (1, 2) and comparison.unpaired == ("rr lacks seed 0",)
-    # seeds 1, 2 only: d = [3, 1] (pairing by position would give [42-39, 41-40] only by luck; check mean)
+    # seeds 1, 2 only: d = [42 - 39, 41 - 40] = [3, 1]
     assert comparison.test.n == 2 and comparison.test.diff.mean == pytest.approx(2.0)
     text = (write_report([tmp_path / "results.csv"], tmp_path / "out", figures=False).files[0]).read_text()
     assert "rr lacks seed 0" in text
+
+
+def test_a_seed_the_reference_lacks_is_reported_too(tmp_path):
+    rows = [r for r in experiment_rows() if not (r["strategy"] == "proposed" and r["seed"] == 2)]
+    results = load_results([write_csv(tmp_path / "results.csv", rows)])
+    comparison = next(c for c in analyse(results).comparisons if c.metric == "final_miou" and c.other == "rr")
+    assert comparison.seeds == (0, 1) and comparison.unpaired == ("proposed lacks seed 2",)
+    assert comparison.test.diff.mean == pytest.approx(((40 - 38) + (42 - 39)) / 2)
 
 
 def test_pairing_uses_seed_numbers_not_positions(tmp_path):
@@ -182,7 +191,10 @@ def test_the_report_is_byte_identical_when_rerun(tmp_path):
             rows += rows_of(label, "binary", seed, [30.0 + seed, 34.0, 39.0 + lam * 100])
     source = write_csv(tmp_path / "run" / "results.csv", rows)
     first = write_report([source], tmp_path / "one")
-    second = write_report([source], tmp_path / "two")
+    # another process with another string-hash seed: no set or dict order may leak into the output
+    env = {**os.environ, "PYTHONHASHSEED": "12345"}
+    subprocess.run([sys.executable, "-m", "alsel.cli", "report", str(source), "--out", str(tmp_path / "two")],
+                   check=True, capture_output=True, env=env)
     names = sorted(p.name for p in first.files)
     assert names == ["figure2.png", "lambda.png", "stats.csv", "tables.md"]
     for name in names:
