@@ -18,6 +18,7 @@ from . import __version__, cli_tools
 from ._files import atomic_write_text
 from .annotate import labelstudio as annotate_labelstudio
 from .annotate import cli as annotate_cli
+from .evidence import cli as evidence_cli
 from .errors import AlselError
 from .formulations import FORMULATIONS
 from .rounding import ROUNDINGS
@@ -480,6 +481,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_tools.add_commands(commands)
     annotate_labelstudio.add_commands(commands)
     annotate_cli.add_command(commands)
+    evidence_cli.add_command(commands)
     return parser
 
 

@@ -71,9 +71,15 @@ def hours(binary_queries: int = 0, regions: int = 0, full_images: int = 0,
     return profile(profile_name).hours(binary_queries, regions, full_images)
 
 
-def cost_columns(binary_queries: int, full_images: int, prefix: str = "") -> dict[str, float]:
-    """Hours under every profile, as result-table columns ``{prefix}hours_<profile>``."""
+def cost_columns(binary_queries: int, full_images: int, prefix: str = "",
+                 regions: int = 0) -> dict[str, float]:
+    """Hours under every profile, as result-table columns ``{prefix}hours_<profile>``.
+
+    ``regions`` is the number of regions (superpixels) labelled at the pixel level, priced at
+    Table 1's region-level time (region-level strategies such as PixBal and AMSP+S).
+    """
     return {
-        f"{prefix}hours_{name}": p.hours(binary_queries=binary_queries, full_images=full_images)
+        f"{prefix}hours_{name}": p.hours(binary_queries=binary_queries, regions=regions,
+                                         full_images=full_images)
         for name, p in PROFILES.items()
     }
