@@ -6,6 +6,10 @@ label, 255 for PASCAL VOC and Cityscapes, is turned into IGNORE when it is read)
 float32 arrays (channels, H, W), normalized as the model expects; images of one set may differ
 in size. :func:`pad_batch` makes a batch of them: padded to a common size, with the padding
 marked in ``valid`` and IGNORE in the masks.
+
+A data source (digit scenes, an image folder) gives a :class:`Split` per seed: the pool, whose
+first ``n_labeled`` images are pixel-labelled from the start (L) and the rest queried (U), and
+the test set. :class:`Subset` is an image set over some images of another.
 """
 
 from __future__ import annotations
@@ -128,6 +132,68 @@ class ArrayImageSet:
 
     def name(self, i: int) -> str:
         return f"{i:05d}"
+
+
+class Subset:
+    """The images ``ids`` of another :class:`ImageSet`: image i here is image ``ids[i]`` there.
+
+    ``labels``, ``root`` and ``name`` pass through, so a subset's image names are its files.
+    """
+
+    def __init__(self, base: ImageSet, ids: Sequence[int] | np.ndarray) -> None:
+        array = np.asarray(ids)
+        if array.size == 0:
+            array = array.astype(np.int64).reshape(0)
+        if array.ndim != 1 or not (np.issubdtype(array.dtype, np.integer)):
+            raise TypeError(f"ids must be a 1-D sequence of integer image ids; got {ids!r}.")
+        bad = array[(array < 0) | (array >= len(base))]
+        if bad.size:
+            raise ValueError(f"ids must be image ids 0..{len(base) - 1} of the base set; got "
+                             f"{[int(i) for i in bad[:10]]}.")
+        if len(np.unique(array)) != len(array):
+            raise ValueError("ids must not repeat an image; each image of a subset is one image of the base.")
+        self.base, self.ids = base, array.astype(np.int64)
+        self.labels, self.root = base.labels, base.root
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def image(self, i: int) -> np.ndarray:
+        return self.base.image(int(self.ids[i]))
+
+    def mask(self, i: int) -> np.ndarray | None:
+        return self.base.mask(int(self.ids[i]))
+
+    def name(self, i: int) -> str:
+        return self.base.name(int(self.ids[i]))
+
+
+@dataclass(frozen=True)
+class Split:
+    """What a data source gives for one seed.
+
+    Attributes
+    ----------
+    pool : ImageSet
+        The images of the loop: ids ``0..n_labeled-1`` are L (pixel-labelled from the start, they
+        must have masks), the rest U (queried; their masks, where there are any, serve only the
+        simulated oracle).
+    test : ImageSet
+        The images mIoU is measured on; every one has a mask.
+    n_labeled : int
+        ``|L|``.
+    """
+
+    pool: ImageSet
+    test: ImageSet
+    n_labeled: int
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.n_labeled <= len(self.pool):
+            raise ValueError(f"n_labeled must be 0..len(pool) = {len(self.pool)}; got {self.n_labeled}.")
+        if self.pool.labels != self.test.labels:
+            raise ValueError(f"pool and test must share one label space; got {self.pool.labels} and "
+                             f"{self.test.labels}.")
 
 
 def pad_batch(images: Sequence[np.ndarray], masks: Sequence[np.ndarray | None] | None = None,
