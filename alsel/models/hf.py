@@ -43,6 +43,11 @@ def segformer(num_labels: int, in_channels: int, *, hidden_sizes: Sequence[int] 
         decoder_hidden_size=decoder_hidden_size, sr_ratios=[8, 4, 2, 1],
         mlp_ratios=[2, 2, 2, 2], drop_path_rate=0.0)
     model = SegformerForSemanticSegmentation(config)
-    model.feature_module = f"segformer.encoder.layer_norm.{len(hidden_sizes) - 1}"
+    last = len(hidden_sizes) - 1
+    names = {name for name, _ in model.named_modules()}
+    # the last stage's output: transformers 5 names it segformer.stages.<k>, 4.x has the encoder's
+    # per-stage layer norms
+    model.feature_module = next(name for name in (f"segformer.stages.{last}", f"segformer.encoder.layer_norm.{last}")
+                                if name in names)
     model.size_divisor = 32
     return model
