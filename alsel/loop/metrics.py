@@ -12,8 +12,6 @@ from alsel.datasets.base import IGNORE
 @torch.no_grad()
 def predict(model: torch.nn.Module, images: np.ndarray, batch_size: int = 256) -> np.ndarray:
     """Arg-max label maps (N, H, W) of ``model`` on ``images`` (N, channels, H, W)."""
-    from .scoring import padded_batches
-
     return np.concatenate([p for p, _ in _predictions(model, images, list(range(len(images))), batch_size, 1)])
 
 
