@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip install --disable-pip-version-check -q -c constraints.txt
 
-.PHONY: demo test test-labelstudio labelstudio chromium bench clean
+.PHONY: demo demo-own-data test test-labelstudio labelstudio chromium bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,12 @@ $(VENV)/.loop: pyproject.toml constraints.txt | $(BIN)/python
 # The selection-only demo is `.venv/bin/alsel demo`.
 demo: $(VENV)/.loop
 	$(BIN)/alsel run examples/loop-demo.toml -o demo-results
+
+# The loop on an image folder with a SegFormer from a config (examples/own_data; docs/loop.md,
+# "Your own data and model"): writes the data set once, then runs.
+demo-own-data: $(VENV)/.dev
+	test -d examples/own_data/data || $(BIN)/python examples/own_data/make_data.py
+	$(BIN)/alsel run examples/own_data/config.toml -o own-data-results
 
 # Label Studio for the round-trip test (tests/test_labelstudio.py), in its own virtual environment:
 # its pins clash with ours. Besides the install, a migrated empty database (`label-studio init`)

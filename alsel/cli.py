@@ -400,10 +400,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
         print(f"\nalsel run: interrupted; kept {what}: every answer given so far is stored. "
               "Run the same command again to resume.", file=sys.stderr)
         return 130
-    profile = config["loop"]["cost_profile"]
+    profile = config.loop.cost_profile
     print(f"\n{'strategy':<16} {'iteration':>9} {'mIoU':>7} {'hours (' + profile + ')':>20}")
     for item in summarize(rows, profile):
-        if item["iteration"] in (0, config["loop"]["iterations"]):
+        if item["iteration"] in (0, config.loop.iterations):
             std = f" ±{item['miou_std']:.2f}" if item["runs"] > 1 else ""
             print(f"{item['strategy']:<16} {item['iteration']:>9} {item['miou']:>7.2f}{std} {item['hours']:>20.2f}")
     print(f"results: {args.out}/results.csv, {args.out}/miou_vs_iteration.png, {args.out}/miou_vs_hours.png")

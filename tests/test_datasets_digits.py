@@ -34,11 +34,16 @@ def test_digit_source_makes_the_scenes_the_loop_always_used(seed):
 
 
 def test_digit_source_equals_the_experiment_datasets():
-    from alsel.loop.experiment import DEFAULTS, _datasets
+    # what the experiment made before the engine became generic (its _datasets), against the
+    # source the engine builds from [data] now
+    from alsel.loop.config import load_config
+    from alsel.loop.engine import make_source
 
-    config = {"data": dict(DEFAULTS["data"], labeled=5, unlabeled=7, test=6, size=20, scale=[6, 9])}
-    pool, test = _datasets(config, 2)
-    split = DigitSource(size=20, scale=(6, 9), labeled=5, unlabeled=7, test=6).load(2)
+    common = {"size": 20, "digits": (1, 3), "scale": (6, 9)}
+    pool = make_scenes(5 + 7, pool="train", seed=2, **common)
+    test = make_scenes(6, pool="test", seed=10_000 + 2, **common)
+    config = load_config(overrides={"data": {"labeled": 5, "unlabeled": 7, "test": 6, "size": 20, "scale": [6, 9]}})
+    split = make_source(config).load(2)
     assert np.array_equal(split.pool.images, pool.images) and np.array_equal(split.pool.masks, pool.masks)
     assert np.array_equal(split.test.images, test.images) and np.array_equal(split.test.masks, test.masks)
     assert split.n_labeled == 5

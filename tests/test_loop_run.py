@@ -13,6 +13,8 @@ torch.set_num_threads(1)  # tiny tensors: threads only add overhead, worse on a 
 pytest.importorskip("matplotlib")
 
 from alsel.cli import main  # noqa: E402
+from alsel.datasets import ArrayImageSet  # noqa: E402
+from alsel.datasets.digits import DIGIT_LABELS  # noqa: E402
 from alsel.loop.data import CLASS_NAMES, N_LABELS, make_scenes  # noqa: E402
 from alsel.loop.experiment import ConfigError, load_config, run_experiment  # noqa: E402
 from alsel.loop.loop import ActiveLearningLoop, LoopSettings  # noqa: E402
@@ -42,9 +44,9 @@ def _loop(tmp_path, scenes, strategy="rr", oracle=None, iterations=2, budget=6, 
                                    labels={i: pool.masks[i] for i in range(N_L)})
     settings = LoopSettings(iterations=iterations, budget=budget, pixel_budget=3, c_max=3,
                             train=TINY_TRAIN, seed=1)
-    return ActiveLearningLoop(store, make_strategy(strategy), oracle or SimulatedOracle(pool.masks),
-                              pool.images, test.images, test.masks,
-                              lambda: TinyUNet(1, N_LABELS, width=4), settings, n_labels=N_LABELS)
+    pool, test = (ArrayImageSet(s.images, s.masks, DIGIT_LABELS) for s in (pool, test))
+    return ActiveLearningLoop(store, make_strategy(strategy), oracle or SimulatedOracle(pool),
+                              pool, test, lambda: TinyUNet(1, N_LABELS, width=4), settings)
 
 
 @pytest.mark.parametrize("strategy", ["proposed", "rr", "ee"])
@@ -175,11 +177,21 @@ def test_experiment_writes_results_and_plots_and_resumes(tmp_path):
 
 @pytest.mark.parametrize("overrides, message", [
     ({"loop": {"budgett": 3}}, "unknown key 'budgett' in \\[loop\\]"),
-    ({"model": {}}, "unknown config section \\[model\\]"),
+    ({"modle": {}}, "unknown config section \\[modle\\]"),
     ({"loop": {"strategies": ["best"]}}, "unknown strategy 'best'"),
     ({"loop": {"strategies": [{"name": "rr", "lam": 1}]}}, "takes no parameters"),
     ({"loop": {"oracle": "terminal"}}, "only the simulated oracle"),
-    ({"data": {"size": 30}}, "divisible by 4"),
+    ({"data": {"source": "pictures"}}, "\\[data\\] source must be 'digits' or 'folder'; got 'pictures'"),
+    ({"data": {"source": "folder"}}, "\\[data\\] root is required"),
+    ({"model": {"factory": "alsel.models.hf"}}, "\\[model\\] factory must be 'module:function'"),
+    ({"model": {"factory": "alsel.models.hf:nothing"}}, "\\[model\\] factory: module 'alsel.models.hf' has no 'nothing'"),
+    ({"model": {"size_divisor": 0}}, "\\[model\\] size_divisor must be a positive integer"),
+    ({"train": {"optimizer": {"name": "RMSprop"}}}, "\\[train\\] optimizer.name must be 'Adam', 'AdamW' or 'SGD'"),
+    ({"train": {"optimizer": {"name": "Adam", "momentum": 0.9}}}, "optimizer.momentum is SGD's"),
+    ({"train": {"optimizer": {"lr": 0.1}, "lr": 0.1}}, "lr and \\[train\\] optimizer.lr are both set"),
+    ({"train": {"scheduler": "linear"}}, "\\[train\\] scheduler must be 'onecycle', 'cosine' or 'constant'"),
+    ({"train": {"train_step": "os:getcwd", "beta": 0.5}}, "\\[train\\] beta configure alsel's loss"),
+    ({"train": {"width": 8}, "model": {"factory": "alsel.models.hf:segformer"}}, "\\[train\\] width is the built-in TinyUNet's"),
 ])
 def test_bad_configs_are_refused_with_the_key_named(overrides, message):
     with pytest.raises(ConfigError, match=message):

@@ -20,6 +20,8 @@ pytest.importorskip("filelock")
 torch.set_num_threads(1)
 
 from alsel.cli import main  # noqa: E402
+from alsel.datasets import ArrayImageSet  # noqa: E402
+from alsel.datasets.digits import DIGIT_LABELS  # noqa: E402
 from alsel.loop import experiment  # noqa: E402
 from alsel.loop.data import CLASS_NAMES, N_LABELS, make_scenes  # noqa: E402
 from alsel.loop.experiment import ConfigError, load_config, run_experiment  # noqa: E402
@@ -90,15 +92,15 @@ def test_alsel_run_is_refused_while_another_process_holds_the_folder(tmp_path):
 _CONTENDER = textwrap.dedent("""
     import sys, time
     from pathlib import Path
-    from alsel.loop import experiment
+    from alsel.loop import engine, experiment
     from alsel.loop.locking import Busy
     root, tries, budget = Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
     config = experiment.load_config(overrides={"loop": {"budget": budget}})
-    def fake_run(config, out, progress, plots):
+    def fake_run(config, source, out, *rest):
         (out / f"ran-{budget}").write_text("")
         time.sleep(0.3)
         return []
-    experiment._run_locked = fake_run
+    engine._run_locked = fake_run
     print("ready", flush=True)
     for attempt in range(tries):
         go = root / f"go{attempt}"
@@ -246,9 +248,9 @@ def _loop(path, scenes, iterations, seed=1):
         path, len(pool), CLASS_NAMES, labels={i: pool.masks[i] for i in range(N_L)})
     settings = LoopSettings(iterations=iterations, budget=4, pixel_budget=3, c_max=2,
                             train=TrainConfig(steps=2, epochs=1, batch_size=4), seed=seed)
-    return ActiveLearningLoop(store, make_strategy("rr"), SimulatedOracle(pool.masks), pool.images,
-                              test.images, test.masks, lambda: TinyUNet(1, N_LABELS, width=4),
-                              settings, n_labels=N_LABELS)
+    pool, test = (ArrayImageSet(s.images, s.masks, DIGIT_LABELS) for s in (pool, test))
+    return ActiveLearningLoop(store, make_strategy("rr"), SimulatedOracle(pool), pool, test,
+                              lambda: TinyUNet(1, N_LABELS, width=4), settings)
 
 
 def _guarded_run(loop, rounds=6):

@@ -347,7 +347,7 @@ def test_the_loop_records_who_answered(tmp_path, monkeypatch):
     def loop_on(oracle, name):
         store = AnswerStore.create(tmp_path / name, 3, CLASSES[:3], labels={0: np.zeros((2, 2), dtype=int)})
         store.begin_round([(1, 0), (2, 2)], row={"iteration": 0, "seed": 0})  # as the loop begins one
-        return ActiveLearningLoop(store, None, oracle, np.zeros((3, 1, 2, 2)), None, None, None,
+        return ActiveLearningLoop.from_arrays(store, None, oracle, np.zeros((3, 1, 2, 2)), None, None, None,
                                   LoopSettings(iterations=1, budget=2, pixel_budget=0), n_labels=4)
 
     masks = np.zeros((3, 2, 2), dtype=int)

@@ -73,14 +73,17 @@ class WebOracle:
         self._lock = threading.Lock()
 
     @classmethod
-    def for_run(cls, out: str | os.PathLike, store, pool_images: np.ndarray, seed: int, *,
+    def for_run(cls, out: str | os.PathLike, store, pool_images: "np.ndarray | ImageSource", seed: int, *,
                 host: str = "127.0.0.1", port: int = 8000, annotator: str = "unknown",
                 lease_seconds: float = 120.0) -> "WebOracle":
-        """The oracle of one store of an ``alsel run`` in folder ``out``: the pool images are
-        written once as PNG under ``out/images/seed<k>/``, and one server serves the whole run."""
-        folder = Path(out) / "images" / f"seed{seed}"
-        names = write_pngs(pool_images, folder)
-        images = ImageSource(folder, store.n_images, names)
+        """The oracle of one store of an ``alsel run`` in folder ``out``: ``pool_images`` is the
+        data set's own files (an :class:`ImageSource`), or an array written once as PNG under
+        ``out/images/seed<k>/``; one server serves the whole run."""
+        if isinstance(pool_images, ImageSource):
+            images = pool_images
+        else:
+            folder = Path(out) / "images" / f"seed{seed}"
+            images = ImageSource(folder, store.n_images, write_pngs(pool_images, folder))
         key = str(Path(out).resolve())
         oracle = cls._by_run.get(key)
         if oracle is None:

@@ -5,20 +5,23 @@ Needs the ``loop`` extra (torch, scikit-learn, matplotlib, jsonschema; tqdm is a
 =================  ==============================================================
 module             its one job
 =================  ==============================================================
-``data``           digit scenes: segmentation data from scikit-learn's digits
-``model``          a compact U-Net
-``losses``         LSE pooling, masked image-level BCE, the combined loss
-``train``          training on pixel labels + yes/no answers
+``config``         the typed config of ``alsel run`` (pydantic); errors name the key
+``engine``         config -> data source, model, trainer, oracles -> loops
+``loop``           one run of Algorithm 1 on one store
+``train``          training on pixel labels + yes/no answers (or the user's step)
 ``scoring``        presence p, features, pixel entropy of the pool (through alsel.torch)
+``metrics``        mIoU over images of any sizes
+``losses``         the losses of alsel.torch.losses under the loop's names
 ``store``          the answer store (atomic JSON, answers with provenance)
 ``store_check``    validation of a whole store file (schema and consistency)
 ``oracles``        simulated, terminal and CSV oracles
 ``strategies``     proposed, RR, EE, pixel-random, pixel-entropy
 ``costs``          Table 1 annotation times
-``metrics``        mIoU
-``loop``           one run of Algorithm 1 on one store
-``experiment``     config -> runs -> results.csv and plots (``alsel run``)
+``results``        result rows, results.csv, summaries
+``plots``          the two plots
+``experiment``     the names of the above in one place
 =================  ==============================================================
 
+The data sources are in :mod:`alsel.datasets`, the models (the demo's TinyUNet) in :mod:`alsel.models`.
 docs/loop.md describes the loss and the loop; docs/experiment.md a run.
 """

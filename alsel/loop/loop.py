@@ -23,12 +23,14 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from alsel.datasets.base import ArrayImageSet, ImageSet, LabelSpace
+
 from .costs import cost_columns
-from .metrics import mean_iou, predict
+from .metrics import evaluate
 from .scoring import presence_and_features
 from .store import AnswerStore, StoreError
 from .strategies import Context, Strategy
-from .train import TrainConfig, train_model, training_set
+from .train import TrainConfig, TrainStep, train_model, training_set
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +46,10 @@ class LoopSettings:
     train: TrainConfig = field(default_factory=TrainConfig)
     seed: int = 0
     label: str = ""                  # name of the run in result rows
+    train_step: TrainStep | None = None  # the user's training step instead of alsel's losses
+    features: str | None = None      # module whose pooled output is F(x); default model.feature_module
+    size_divisor: int | None = None  # pad batches to multiples of it; default model.size_divisor or 1
+    batch_size: int = 256            # images per batch when scoring the pool and the test set
 
 
 class ActiveLearningLoop:
@@ -52,32 +58,48 @@ class ActiveLearningLoop:
     Parameters
     ----------
     store : AnswerStore
-        Holds the state; rows of results go to ``store.history``.
+        Holds the state; rows of results go to ``store.history``. Its classes are
+        ``pool.labels.query_names``.
     strategy : Strategy
     oracle
         Has ``ask(queries)`` (and ``annotate(images)`` for pixel-level strategies).
-    pool_images : float32 (N, channels, H, W)
-        The images of L and U, indexed by store id.
-    test_images, test_masks
-        The test set for mIoU.
+    pool : ImageSet
+        The images of L and U, indexed by store id (sizes may differ).
+    test : ImageSet
+        The test set for mIoU (every image with a mask).
     model_factory : callable () -> torch.nn.Module
         A fresh, untrained model (called after seeding torch).
-    n_labels : int
-        Labels of the segmentation (queryable classes first, then e.g. background).
+    settings : LoopSettings
     """
 
-    def __init__(self, store: AnswerStore, strategy: Strategy, oracle, pool_images: np.ndarray,
-                 test_images: np.ndarray, test_masks: np.ndarray,
+    def __init__(self, store: AnswerStore, strategy: Strategy, oracle, pool: ImageSet, test: ImageSet | None,
                  model_factory: Callable[[], torch.nn.Module], settings: LoopSettings,
-                 n_labels: int, on_step: Callable[[int, dict], None] | None = None) -> None:
-        if len(pool_images) != store.n_images:
-            raise ValueError(f"pool_images has {len(pool_images)} images; the store has {store.n_images}.")
+                 on_step: Callable[[int, dict], None] | None = None) -> None:
+        if len(pool) != store.n_images:
+            raise ValueError(f"the pool has {len(pool)} images; the store has {store.n_images}.")
+        if len(pool.labels.queryable) != store.n_classes:
+            raise ValueError(f"the pool's labels have {len(pool.labels.queryable)} queryable classes "
+                             f"{list(pool.labels.query_names)}; the store {store.path} has "
+                             f"{store.n_classes} ({list(store.classes)}).")
         self.store, self.strategy, self.oracle = store, strategy, oracle
-        self.pool_images = pool_images
-        self.test_images, self.test_masks = test_images, test_masks
-        self.model_factory, self.settings, self.n_labels = model_factory, settings, n_labels
+        self.pool, self.test, self.labels = pool, test, pool.labels
+        self.model_factory, self.settings = model_factory, settings
         self.on_step = on_step
         self.check_store()
+
+    @classmethod
+    def from_arrays(cls, store: AnswerStore, strategy: Strategy, oracle, pool_images: np.ndarray,
+                    test_images: np.ndarray | None, test_masks: np.ndarray | None,
+                    model_factory: Callable[[], torch.nn.Module], settings: LoopSettings, n_labels: int,
+                    on_step: Callable[[int, dict], None] | None = None) -> "ActiveLearningLoop":
+        """The loop on in-memory arrays whose last label is the background and whose first
+        ``store.n_classes`` labels are asked about (digit scenes: ten digits, background 10)."""
+        names = tuple(store.classes) + tuple(f"label{k}" for k in range(store.n_classes, n_labels - 1))
+        labels = LabelSpace(names + ("background",), background=n_labels - 1,
+                            queried=tuple(range(store.n_classes)))
+        test = None if test_images is None else ArrayImageSet(test_images, test_masks, labels)
+        return cls(store, strategy, oracle, ArrayImageSet(pool_images, None, labels), test,
+                   model_factory, settings, on_step)
 
     def check_store(self) -> None:
         """Refuse a store whose position does not fit these settings (StoreError naming the file
@@ -114,16 +136,24 @@ class ActiveLearningLoop:
                 and any(row["iteration"] == self.settings.iterations for row in history))
 
     # ------------------------------------------------------------------ pieces
+    def size_divisor(self, model: torch.nn.Module) -> int:
+        """Batches are padded to sides that are multiples of this (settings, else the model's
+        ``size_divisor`` attribute, else 1)."""
+        if self.settings.size_divisor is not None:
+            return self.settings.size_divisor
+        return int(getattr(model, "size_divisor", 1))
+
     def train(self) -> tuple[torch.nn.Module, dict]:
         """A fresh model trained on everything the store knows; the loss terms include
         ``train_images``, the number of images with any supervision."""
         store = self.store
         labels = {i: store.label(i) for i in store.labeled_images()}
-        images, masks, answers = training_set(self.pool_images, labels, store.answer_matrix())
+        images, masks, answers = training_set(self.pool, labels, store.answer_matrix())
         torch.manual_seed(self.settings.seed)
         model = self.model_factory()
-        losses = train_model(model, images, masks, answers, self.settings.train,
-                             seed=self.settings.seed, n_labels=self.n_labels, progress=self.on_step)
+        losses = train_model(model, images, masks, answers, self.settings.train, labels=self.labels,
+                             seed=self.settings.seed, size_divisor=self.size_divisor(model),
+                             train_step=self.settings.train_step, progress=self.on_step)
         return model, {**losses, "train_images": len(images)}
 
     def _row(self, model: torch.nn.Module, losses: dict, seconds: float) -> dict:
@@ -132,13 +162,13 @@ class ActiveLearningLoop:
         queries = store.n_answers
         images = len(store.labeled_images()) - len(store.initial_images)
         previous = history[-1] if history else {"cum_queries": 0, "cum_pixel_images": 0}
-        pred = predict(model, self.test_images)
         row = {
             "strategy": self.settings.label or self.strategy.name,
             "kind": self.strategy.kind,
             "seed": self.settings.seed,
             "iteration": store.iteration,
-            "miou": mean_iou(pred, self.test_masks, self.n_labels),
+            "miou": evaluate(model, self.test, self.labels.n_labels, self.settings.batch_size,
+                             self.size_divisor(model)),
             "train_images": losses["train_images"],
             "queries": queries - previous["cum_queries"],
             "pixel_images": images - previous["cum_pixel_images"],
@@ -190,7 +220,9 @@ class ActiveLearningLoop:
             store.add_row(row)
             return row
         candidates = self._candidates()
-        pool_scores = presence_and_features(model, self.pool_images[candidates], store.n_classes)
+        pool_scores = presence_and_features(
+            model, self.pool, self.labels.queryable, self.settings.batch_size, ids=candidates,
+            features=self.settings.features, size_divisor=self.size_divisor(model))
         rng = np.random.default_rng([settings.seed, store.iteration, 7])
         answers = store.answer_matrix()[candidates]
         budget = settings.budget if self.strategy.kind == "binary" else settings.pixel_budget

@@ -39,12 +39,15 @@ class AnswersFileError(ValueError):
 
 
 class SimulatedOracle:
-    """Answers from ground-truth masks: class c is present in image i iff some pixel of its mask is c.
+    """Answers from ground-truth masks: a label is present in an image iff some pixel of its mask
+    has it (IGNORE pixels say nothing).
 
     Parameters
     ----------
-    masks : int array (N, H, W)
-        Ground truth of the pool, indexed by store image id.
+    masks : ImageSet, or int array (N, H, W)
+        Ground truth of the pool, indexed by store image id: an ImageSet (answers about its
+        ``labels.queryable``, by :meth:`~alsel.datasets.LabelSpace.presence`), or digit-scene
+        masks (answers about the digits 0-9).
     error_rate : float
         Probability that an answer is flipped. The flip of each pair is a fixed function of
         ``(seed, image, class)``, so a resumed run gets the same answers.
@@ -53,13 +56,35 @@ class SimulatedOracle:
 
     by = "simulated"
 
-    def __init__(self, masks: np.ndarray, error_rate: float = 0.0, seed: int = 0) -> None:
+    def __init__(self, masks, error_rate: float = 0.0, seed: int = 0) -> None:
         if not 0.0 <= error_rate <= 1.0:
             raise ValueError(f"error_rate must lie in [0, 1]; got {error_rate}.")
-        self.masks = np.asarray(masks)
-        self.truth = presence_from_masks(self.masks)
+        if hasattr(masks, "mask") and hasattr(masks, "labels"):
+            self.pool = masks
+            self._truth: dict[int, np.ndarray] = {}
+        else:
+            self.pool = None
+            self.masks = np.asarray(masks)
+            self.truth = presence_from_masks(self.masks)
         self.error_rate = float(error_rate)
         self.seed = int(seed)
+
+    def _mask(self, image: int) -> np.ndarray:
+        if self.pool is None:
+            return self.masks[image]
+        mask = self.pool.mask(image)
+        if mask is None:
+            raise OracleStopped(f"the simulated oracle answers from masks, and image {image} "
+                                f"({self.pool.name(image)}) has none; give every pool image a mask, "
+                                "or use another oracle (terminal, csv, web).")
+        return mask
+
+    def _present(self, image: int, cls: int) -> bool:
+        if self.pool is None:
+            return bool(self.truth[image, cls])
+        if image not in self._truth:
+            self._truth[image] = self.pool.labels.presence(self._mask(image))
+        return bool(self._truth[image][cls])
 
     def _flipped(self, image: int, cls: int) -> bool:
         if self.error_rate == 0.0:
@@ -68,11 +93,11 @@ class SimulatedOracle:
 
     def ask(self, queries: Sequence[tuple[int, int]]) -> Iterator[tuple[int, int, bool]]:
         for image, cls in queries:
-            yield int(image), int(cls), bool(self.truth[image, cls]) != self._flipped(image, cls)
+            yield int(image), int(cls), self._present(int(image), int(cls)) != self._flipped(image, cls)
 
     def annotate(self, images: Sequence[int]) -> dict[int, np.ndarray]:
         """Pixel labels of ``images`` (the ground truth)."""
-        return {int(i): self.masks[i] for i in images}
+        return {int(i): self._mask(int(i)) for i in images}
 
 
 _SHADES = " .:-=+*#%@"
