@@ -17,7 +17,7 @@ def predict(model: torch.nn.Module, images: np.ndarray, batch_size: int = 256) -
 
 def _predictions(model, images, ids, batch_size: int, size_divisor: int):
     """(label maps, valid) per padded batch, the model in eval mode."""
-    from alsel.torch.outputs import logits_from_output
+    from alsel.torch.outputs import softmax_logits
 
     from .scoring import padded_batches
 
@@ -26,7 +26,7 @@ def _predictions(model, images, ids, batch_size: int, size_divisor: int):
     try:
         device = next((p.device for p in model.parameters()), torch.device("cpu"))
         for x, valid in padded_batches(images, ids, batch_size, size_divisor):
-            logits = logits_from_output(model(x.to(device)))
+            logits = softmax_logits(model(x.to(device)), tuple(x.shape[-2:]))
             if tuple(logits.shape[-2:]) != tuple(x.shape[-2:]):
                 logits = F.interpolate(logits.float(), size=x.shape[-2:], mode="bilinear", align_corners=False)
             yield logits.argmax(dim=1).cpu().numpy(), valid.numpy()

@@ -55,7 +55,7 @@ def presence_and_features(
     with ``model`` in one streamed pass. ``classes``: the logit channel of each queryable label
     (an int C means channels 0..C-1)."""
     from alsel.torch import predict_pool
-    from alsel.torch.outputs import logits_from_output
+    from alsel.torch.outputs import softmax_logits
 
     classes = list(range(classes)) if isinstance(classes, int) else list(classes)
     ids = list(range(len(images))) if ids is None else [int(i) for i in ids]
@@ -63,8 +63,9 @@ def presence_and_features(
     valids: list[torch.Tensor] = []
 
     def logits_and_entropy(raw: object) -> torch.Tensor:
-        logits = logits_from_output(raw)
-        valid = valids.pop(0).to(logits.device)
+        valid = valids.pop(0)
+        logits = softmax_logits(raw, tuple(valid.shape[-2:]))
+        valid = valid.to(logits.device)
         at_input = logits.float()
         if tuple(at_input.shape[-2:]) != tuple(valid.shape[-2:]):
             at_input = F.interpolate(at_input, size=valid.shape[-2:], mode="bilinear", align_corners=False)

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from alsel.datasets.base import IGNORE, LabelSpace, pad_batch
-from alsel.torch.outputs import logits_from_output
+from alsel.torch.outputs import softmax_logits
 
 from .losses import image_loss, pixel_loss
 
@@ -226,7 +226,7 @@ def train_model(
 
 
 def _logits(model: torch.nn.Module, images: torch.Tensor) -> torch.Tensor:
-    return logits_from_output(model(images))
+    return softmax_logits(model(images))
 
 
 def _alsel_step(model, config: TrainConfig, draws: dict, batch, step: int, labelled, answered,

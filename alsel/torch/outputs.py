@@ -111,6 +111,24 @@ def query_scores(
     return scores / total
 
 
+def softmax_logits(raw: object, size: tuple[int, int] | None = None) -> torch.Tensor:
+    """Scores (B, C, h, w) whose softmax over axis 1 gives the model's per-pixel class probabilities.
+
+    For a model with logits: its logits (:func:`logits_from_output`; float, differentiable). For a
+    query-based model (MaskFormer / Mask2Former): the log of :func:`query_scores`' per-pixel
+    probabilities, at ``size`` (default the mask logits' own size). A softmax of log-probabilities
+    gives them back exactly, so a cross-entropy, the log-softmax pooling of
+    :func:`alsel.torch.losses.binary_feedback_loss` and an entropy written for logits read a
+    query-based model right, and can train it (the log is differentiable).
+    """
+    if not _is_query_output(raw):
+        return logits_from_output(raw)
+    n_images = raw.class_queries_logits.shape[0]
+    size = tuple(raw.masks_queries_logits.shape[-2:]) if size is None else tuple(size)
+    probabilities = query_scores(raw, n_images, size, None, 0)
+    return torch.log(probabilities.clamp_min(torch.finfo(probabilities.dtype).tiny))
+
+
 def logits_from_output(
     raw: object, output: Callable[[object], object] | None = None
 ) -> torch.Tensor:
