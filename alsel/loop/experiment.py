@@ -224,9 +224,9 @@ def validate(config: dict) -> None:
     duplicates = sorted({label for label in labels if labels.count(label) > 1})
     _check(not duplicates, f"[loop] strategies: labels must differ; {duplicates} appear twice (give each a 'label').")
     if loop["oracle"] != "simulated":
-        pixel = [label for label, name, _ in specs if STRATEGIES[name].kind == "pixel"]
-        _check(not pixel, f"[loop] strategies {pixel} label whole images, which only the simulated oracle can; "
-                          "drop them or use oracle = 'simulated'.")
+        pixel = [label for label, name, _ in specs if STRATEGIES[name].kind in ("pixel", "region")]
+        _check(not pixel, f"[loop] strategies {pixel} label whole images or regions, which only the simulated "
+                          "oracle can; drop them or use oracle = 'simulated'.")
 
 
 _LABEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]*")

@@ -23,10 +23,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from .costs import cost_columns
+from .costs import PROFILES, cost_columns
 from .metrics import mean_iou, predict
 from .scoring import presence_and_features
-from .store import AnswerStore, StoreError
+from .pixels import PixelView
+from .store import NO_LABEL, AnswerStore, StoreError
 from .strategies import Context, Strategy
 from .train import TrainConfig, train_model, training_set
 
@@ -38,7 +39,7 @@ class LoopSettings:
     """Per-round settings of one run."""
 
     iterations: int
-    budget: int                      # binary queries per round
+    budget: int                      # binary queries (or regions, region-level strategies) per round
     pixel_budget: int                # images per round for pixel-level strategies
     c_max: int = 5
     train: TrainConfig = field(default_factory=TrainConfig)
@@ -77,6 +78,12 @@ class ActiveLearningLoop:
         self.test_images, self.test_masks = test_images, test_masks
         self.model_factory, self.settings, self.n_labels = model_factory, settings, n_labels
         self.on_step = on_step
+        self._view: PixelView | None = None  # the predictions a region round was chosen from
+        if strategy.kind == "region" and not callable(getattr(oracle, "annotate_regions", None)):
+            raise ValueError(
+                f"strategy {strategy.name!r} asks for regions to be labelled, which the "
+                f"{type(oracle).__name__} cannot do (only the simulated oracle paints regions); "
+                "use oracle = 'simulated' or a binary-feedback strategy.")
         self.check_store()
 
     def check_store(self) -> None:
@@ -116,10 +123,18 @@ class ActiveLearningLoop:
     # ------------------------------------------------------------------ pieces
     def train(self) -> tuple[torch.nn.Module, dict]:
         """A fresh model trained on everything the store knows; the loss terms include
-        ``train_images``, the number of images with any supervision."""
+        ``train_images``, the number of images with any supervision. A strategy with
+        ``self_training`` (SSAL) wraps it: teacher, pseudo-labels, student."""
         store = self.store
         labels = {i: store.label(i) for i in store.labeled_images()}
-        images, masks, answers = training_set(self.pool_images, labels, store.answer_matrix())
+        self_training = getattr(self.strategy, "self_training", None)
+        if self_training is None:
+            return self._fit(labels)
+        unlabelled = np.setdiff1d(np.arange(store.n_images), list(labels))
+        return self_training.run(self._fit, labels, self.pool_images, unlabelled)
+
+    def _fit(self, labels: dict[int, np.ndarray]) -> tuple[torch.nn.Module, dict]:
+        images, masks, answers = training_set(self.pool_images, labels, self.store.answer_matrix())
         torch.manual_seed(self.settings.seed)
         model = self.model_factory()
         losses = train_model(model, images, masks, answers, self.settings.train,
@@ -130,7 +145,9 @@ class ActiveLearningLoop:
         store = self.store
         history = store.history
         queries = store.n_answers
-        images = len(store.labeled_images()) - len(store.initial_images)
+        region_images = set(store.region_counts())
+        images = len(set(store.labeled_images()) - set(store.initial_images) - region_images)
+        regions = store.n_regions
         previous = history[-1] if history else {"cum_queries": 0, "cum_pixel_images": 0}
         pred = predict(model, self.test_images)
         row = {
@@ -151,6 +168,14 @@ class ActiveLearningLoop:
         }
         row.update(cost_columns(queries, images))
         row.update(cost_columns(row["queries"], row["pixel_images"], prefix="round_"))
+        # Region-level annotation (Table 1's region column); fold into cost_columns(regions=)
+        # once costs.py has it.
+        row["regions"] = regions - previous.get("cum_regions", 0)
+        row["cum_regions"] = regions
+        for name, p in PROFILES.items():
+            row[f"hours_{name}"] += p.hours(regions=regions)
+            row[f"round_hours_{name}"] += p.hours(regions=row["regions"])
+        row.update({k: losses[k] for k in ("pseudo_images", "pseudo_pixels") if k in losses})
         return row
 
     def _candidates(self) -> np.ndarray:
@@ -159,6 +184,12 @@ class ActiveLearningLoop:
         if self.strategy.kind == "binary":
             open_pairs = (self.store.answer_matrix() < 0).any(axis=1)
             return np.flatnonzero(~labelled & open_pairs)
+        if self.strategy.kind == "region":  # any image outside L with a pixel still unlabelled
+            open_ = ~labelled
+            for i in self.store.labeled_images():
+                open_[i] = bool((self.store.label(i) == NO_LABEL).any())
+            open_[self.store.initial_images] = False
+            return np.flatnonzero(open_)
         return np.flatnonzero(~labelled)
 
     def _ask(self) -> None:
@@ -171,7 +202,29 @@ class ActiveLearningLoop:
         images = self.store.unlabeled_pending()
         if images:
             self.store.add_labels(self.oracle.annotate(images))
+        regions = self.store.unlabeled_pending_regions()
+        if regions:
+            labels = self.oracle.annotate_regions(regions, getattr(self.strategy, "region_annotation", "pixels"))
+            if callable(getattr(self.strategy, "sieve", None)):
+                labels = self._sieve(labels, regions)
+            self.store.add_region_labels(labels)
+        self._view = None
         self.store.end_round()
+
+    def _sieve(self, labels: dict[int, np.ndarray], regions: dict[int, np.ndarray]) -> dict[int, np.ndarray]:
+        """The strategy's sieve over each annotation, with the predictions the regions were
+        chosen from. After a resume they are made again: the model is a function of the store,
+        which has not changed since the round began."""
+        view = self._view
+        if view is None:
+            model, _ = self.train()
+            view = PixelView(model, self.pool_images, self._candidates())
+        row_of = {int(i): r for r, i in enumerate(view.ids)}
+        out = dict(labels)
+        for row, prob in view.probabilities([row_of[int(i)] for i in labels]):
+            image = int(view.ids[row])
+            out[image] = self.strategy.sieve(image, labels[image], regions[image], prob)
+        return out
 
     # ------------------------------------------------------------------ rounds
     def step(self) -> dict | None:
@@ -193,16 +246,31 @@ class ActiveLearningLoop:
         pool_scores = presence_and_features(model, self.pool_images[candidates], store.n_classes)
         rng = np.random.default_rng([settings.seed, store.iteration, 7])
         answers = store.answer_matrix()[candidates]
-        budget = settings.budget if self.strategy.kind == "binary" else settings.pixel_budget
+        budget = settings.pixel_budget if self.strategy.kind == "pixel" else settings.budget
+        extra = self._pixel_context(model, candidates) if getattr(self.strategy, "needs_pixels", False) else {}
         request = self.strategy.propose(
-            Context(candidates, pool_scores, answers, budget, settings.c_max, rng))
+            Context(candidates, pool_scores, answers, budget, settings.c_max, rng, **extra))
         row.update({f"select_{k}": v for k, v in request.info.items()})
-        store.begin_round(request.queries, request.images, row=row)
-        logger.info("%s seed %d round %d: mIoU %.2f, asking %d queries / %d images",
+        store.begin_round(request.queries, request.images, regions=request.regions, row=row)
+        logger.info("%s seed %d round %d: mIoU %.2f, asking %d queries / %d images / %d regions",
                     row["strategy"], settings.seed, row["iteration"], row["miou"],
-                    len(request.queries), len(request.images))
+                    len(request.queries), len(request.images), request.n_regions)
         self._ask()
         return row
+
+    def _pixel_context(self, model: torch.nn.Module, candidates: np.ndarray) -> dict:
+        """Context fields of strategies that look at pixels: predictions on demand, the
+        candidates' partial labels, labelled pixels per label."""
+        store = self.store
+        self._view = PixelView(model, self.pool_images, candidates)
+        labelled = store.labeled_images()
+        counts = np.zeros(self.n_labels, dtype=np.int64)
+        for i in labelled:
+            mask = store.label(i)
+            counts += np.bincount(mask[mask != NO_LABEL].ravel(), minlength=self.n_labels)[:self.n_labels]
+        in_pool = set(candidates.tolist())
+        return {"pixels": self._view, "labels": {i: store.label(i) for i in labelled if i in in_pool},
+                "label_counts": counts}
 
     def run(self, progress: Callable[[dict | None], None] | None = None) -> list[dict]:
         """Run rounds until done; returns the store's history."""
