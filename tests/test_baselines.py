@@ -198,11 +198,11 @@ def test_self_training_pseudo_labels_confident_pixels_and_true_labels_win():
 
     images = np.zeros((3, 1, 1, 2), dtype=np.float32)
     true = {0: np.array([[0, NO_LABEL]])}
-    _, losses = st.run(fit, true, images, [1, 2])
+    _, losses = st.run(fit, true, images, [0, 1, 2])  # image 0 is partly labelled
     assert fits[0].keys() == {0} and fits[1].keys() == {0, 1, 2}
     np.testing.assert_array_equal(fits[1][1], [[1, 1]])
-    np.testing.assert_array_equal(fits[1][0], [[0, NO_LABEL]]), "pseudo-labels never touch labelled images"
-    assert losses["pseudo_images"] == 2 and losses["pseudo_pixels"] == 4
+    np.testing.assert_array_equal(fits[1][0], [[0, 1]]), "true labels win; pseudo-labels fill the rest"
+    assert losses["pseudo_images"] == 3 and losses["pseudo_pixels"] == 6
 
 
 def test_new_strategies_are_registered_with_their_kinds():
@@ -338,8 +338,17 @@ def test_ssal_runs_with_self_training(tmp_path, scenes):
     assert history[0]["train_images"] == N_L + N_U, "the student trains on every image of the pool"
 
 
+def _labelled_pixels(path):
+    store = AnswerStore.load(path)
+    return sum(int((store.label(i) != NO_LABEL).sum()) for i in store.region_counts())
+
+
 def test_amsp_sieves_after_a_resume_as_in_one_go(tmp_path, scenes):
-    straight = _loop(tmp_path / "a", scenes, "amsp+s").run()
+    (tmp_path / "a").mkdir(), (tmp_path / "c").mkdir()
+    straight = _loop(tmp_path / "a", scenes, "amsp+s", sieve_ratio=1.0).run()
+    _loop(tmp_path / "c", scenes, "amsp+s", sieve_ratio=0.0).run()
+    assert _labelled_pixels(tmp_path / "a" / "s.json") < _labelled_pixels(tmp_path / "c" / "s.json"), \
+        "sieving drops pixels of the dominant-label annotation"
     pool = scenes[0]
     truth = SimulatedOracle(pool.masks)
 
@@ -354,8 +363,8 @@ def test_amsp_sieves_after_a_resume_as_in_one_go(tmp_path, scenes):
 
     (tmp_path / "b").mkdir()
     with pytest.raises(OracleStopped):
-        _loop(tmp_path / "b", scenes, "amsp+s", oracle=StopOnce()).run()
-    resumed = _loop(tmp_path / "b", scenes, "amsp+s", oracle=StopOnce()).run()
+        _loop(tmp_path / "b", scenes, "amsp+s", oracle=StopOnce(), sieve_ratio=1.0).run()
+    resumed = _loop(tmp_path / "b", scenes, "amsp+s", oracle=StopOnce(), sieve_ratio=1.0).run()
     a, b = AnswerStore.load(tmp_path / "a" / "s.json"), AnswerStore.load(tmp_path / "b" / "s.json")
     assert a.labeled_images() == b.labeled_images()
     for i in a.labeled_images():
