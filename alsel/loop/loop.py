@@ -79,7 +79,7 @@ class ActiveLearningLoop:
         self.model_factory, self.settings, self.n_labels = model_factory, settings, n_labels
         self.on_step = on_step
         self._view: PixelView | None = None  # the predictions a region round was chosen from
-        if strategy.kind == "region" and not callable(getattr(oracle, "annotate_regions", None)):
+        if getattr(strategy, "kind", None) == "region" and not callable(getattr(oracle, "annotate_regions", None)):
             raise ValueError(
                 f"strategy {strategy.name!r} asks for regions to be labelled, which the "
                 f"{type(oracle).__name__} cannot do (only the simulated oracle paints regions); "
