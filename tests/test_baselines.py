@@ -390,3 +390,135 @@ def test_merge_respects_the_size_bound():
     close = np.array([[0.5, 0.5]] * 4 + [[0.52, 0.48]] * 4)  # two groups of 4, slightly apart
     halves = rg.merge_segments(seg, close, threshold=0.01, max_pixels=4)
     assert sorted(np.bincount(halves.ravel())) == [4, 4], "the threshold tightens until groups fit"
+
+
+# ------------------------------------------------------------------------------- the generic engine
+# Images of different sizes (an ImageSet), masks with IGNORE pixels, the typed config.
+from alsel.datasets.base import IGNORE, ArrayImageSet, LabelSpace  # noqa: E402
+from alsel.loop.config import ConfigError, validate  # noqa: E402
+from alsel.loop.costs import cost_columns  # noqa: E402
+from alsel.loop.pixels import PixelView  # noqa: E402
+
+MIXED = LabelSpace(("bg", "a", "b"), background=0)
+
+
+class PointWise(torch.nn.Module):
+    """Logits from a 1x1 convolution (each pixel's output depends on that pixel only); with
+    ``shrink``, logits at half the input's resolution (as SegFormer's are at a quarter)."""
+
+    def __init__(self, shrink: bool = False) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.conv, self.shrink = torch.nn.Conv2d(1, 3, 1), shrink
+
+    def forward(self, x):
+        out = self.conv(x)
+        return torch.nn.functional.avg_pool2d(out, 2) if self.shrink else out
+
+
+def _mixed():
+    rng = np.random.default_rng(0)
+    shapes = [(5, 7), (8, 4), (6, 6), (3, 9)]
+    images = [rng.random((1, *s), dtype=np.float32) for s in shapes]
+    masks = [rng.integers(0, 3, size=s) for s in shapes]
+    masks[1][0, :] = IGNORE
+    return ArrayImageSet(images, masks, MIXED)
+
+
+def test_pixel_view_gives_each_image_its_own_probabilities_at_its_own_size():
+    pool = _mixed()
+    model = PointWise()
+    view = PixelView(model, pool, [3, 0, 1], batch_size=2, size_divisor=4)  # padded to 8x12, 8x8
+    got = dict(view.probabilities())
+    assert sorted(got) == [0, 1, 2]
+    with torch.no_grad():
+        for row, image_id in enumerate([3, 0, 1]):
+            alone = torch.softmax(model(torch.from_numpy(pool.image(image_id))[None])[0], dim=0).numpy()
+            assert got[row].shape == alone.shape == (3, *pool.mask(image_id).shape)
+            np.testing.assert_allclose(got[row], alone, atol=1e-6)
+    small = dict(PixelView(PointWise(shrink=True), pool, [0, 1], size_divisor=2).probabilities())
+    assert [small[r].shape for r in (0, 1)] == [(3, 5, 7), (3, 8, 4)], "low-resolution logits resized, then cut"
+    np.testing.assert_allclose(small[0].sum(axis=0), 1.0, atol=1e-5)
+
+
+def test_simulated_oracle_paints_regions_from_an_imagesets_masks_leaving_ignore_unlabelled():
+    pool = _mixed()
+    oracle = SimulatedOracle(pool)
+    truth = pool.mask(1)                     # 8x4, row 0 IGNORE
+    regions = np.zeros((8, 4), dtype=np.int64)
+    regions[:3, :2], regions[5:, 2:] = 1, 2
+    painted = oracle.annotate_regions({1: regions}, "pixels")[1]
+    np.testing.assert_array_equal(painted, np.where(regions > 0, truth, NO_LABEL))
+    assert (painted[0] == NO_LABEL).all() and (painted[1:3, :2] == truth[1:3, :2]).all()
+    dominant = oracle.annotate_regions({1: regions}, "dominant")[1]
+    votes = np.bincount(truth[1:3, :2].ravel(), minlength=3)  # IGNORE pixels do not vote
+    assert (dominant[0] == NO_LABEL).all() and (dominant[1:3, :2] == votes.argmax()).all()
+    with pytest.raises(ValueError, match="region map of image 1 has shape"):
+        oracle.annotate_regions({1: np.ones((4, 8), dtype=np.int64)})
+
+
+def test_self_training_pseudo_labels_each_image_at_its_own_size():
+    pool = _mixed()
+    teacher = PointWise()
+    pseudo = SelfTraining(threshold=1e-6).label_pool(teacher, pool, [0, 1, 3], size_divisor=4)
+    assert {i: m.shape for i, m in pseudo.items()} == {0: (5, 7), 1: (8, 4), 3: (3, 9)}
+    assert all((m != NO_LABEL).all() for m in pseudo.values()), "every own pixel; the padding is cut away"
+
+
+@pytest.mark.parametrize("oracle", ["csv", "terminal", "web"])
+def test_the_config_refuses_region_strategies_with_oracles_that_cannot_paint(oracle):
+    with pytest.raises(ConfigError, match=r"\[loop\] strategies \['amsp', 'pixbal'\].*regions.*\[loop\] oracle"):
+        validate({"loop": {"oracle": oracle,
+                           "strategies": ["proposed", {"name": "amsp+s", "label": "amsp"}, "pixbal"]}})
+    validate({"loop": {"oracle": "simulated", "strategies": ["amsp+s", "pixbal", "ssal"]}})
+
+
+@pytest.fixture(scope="module")
+def mixed_scenes():
+    """Digit scenes of two sizes, each mask with IGNORE columns 2-6 (a data set's void pixels)."""
+    wide = make_scenes(N_L + N_U, size=(12, 20), scale=(6, 10), seed=7)
+    tall = make_scenes(N_L + N_U, size=(20, 16), scale=(6, 10), seed=9)
+    test = make_scenes(6, size=16, scale=(6, 10), seed=8, pool="test")
+    images = [wide.images[i] if i % 2 else tall.images[i] for i in range(N_L + N_U)]
+    masks = [np.array(wide.masks[i] if i % 2 else tall.masks[i], dtype=np.int64) for i in range(N_L + N_U)]
+    for m in masks:
+        m[:, 2:7] = IGNORE
+    labels = LabelSpace(tuple(CLASS_NAMES) + ("background",), background=N_LABELS - 1)
+    return ArrayImageSet(images, masks, labels), ArrayImageSet(test.images, test.masks, labels)
+
+
+@pytest.mark.parametrize("strategy", ["pixbal", "amsp+s", "ssal"])
+def test_new_strategies_run_on_images_of_different_sizes_with_ignore_pixels(tmp_path, mixed_scenes, strategy):
+    pool, test = mixed_scenes
+    store = AnswerStore.create(tmp_path / "s.json", len(pool), CLASS_NAMES,
+                               labels={i: pool.mask(i) for i in range(N_L)})
+    settings = LoopSettings(iterations=2, budget=5, pixel_budget=3, c_max=3, train=TINY_TRAIN, seed=1)
+    loop = ActiveLearningLoop(store, make_strategy(strategy, **({"threshold": 0.05} if strategy == "ssal" else {})),
+                              SimulatedOracle(pool), pool, test, lambda: TinyUNet(1, N_LABELS, width=4), settings)
+    history = loop.run()
+    store = AnswerStore.load(tmp_path / "s.json")
+    asked = [i for i in store.labeled_images() if i >= N_L]
+    assert asked
+    for i in asked:
+        label, truth = store.label(i), pool.mask(i)
+        assert label.shape == truth.shape
+        assert (label[:, 2:7] == NO_LABEL).all(), "void pixels stay unlabelled"
+        known = label != NO_LABEL
+        if strategy != "amsp+s":  # pixels of a region, or whole images: the true labels
+            np.testing.assert_array_equal(label[known], truth[known])
+    if strategy == "ssal":
+        assert [r["pixel_images"] for r in history] == [0, 3, 3] and history[0]["pseudo_pixels"] > 0
+    else:
+        assert [r["cum_regions"] for r in history] == [0, 5, 10]
+        assert history[-1]["hours_pascal"] == pytest.approx(10 * REGION_MINUTES["pascal"] / 60)
+
+
+def test_binary_and_pixel_rows_keep_their_columns_and_hours(tmp_path, scenes):
+    """Region support adds nothing to the rows of the other strategies (results.csv unchanged)."""
+    for strategy in ("rr", "pixel-random"):
+        (tmp_path / strategy).mkdir()
+        history = _loop(tmp_path / strategy, scenes, strategy).run()
+        for row in history:
+            assert "regions" not in row and "cum_regions" not in row
+            expected = cost_columns(row["cum_queries"], row["cum_pixel_images"])
+            assert {k: row[k] for k in expected} == pytest.approx(expected)
