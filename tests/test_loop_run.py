@@ -101,7 +101,7 @@ def test_strategies_never_reask_and_respect_the_budget():
         assert len(set(queries)) == 15 and all(100 <= i < 112 for i, _ in queries), name
     ctx = Context(np.arange(n), scores, answers, budget=40, c_max=5, rng=rng)
     assert len(make_strategy("rr").propose(ctx).queries) == 2 * n  # only 2 open pairs an image
-    assert sorted(STRATEGIES) == ["ee", "pixel-entropy", "pixel-random", "proposed", "rr"]
+    assert sorted(STRATEGIES) == ["amsp+s", "ee", "pixbal", "pixel-entropy", "pixel-random", "proposed", "rr", "ssal"]
 
 
 class StopInSecondRound:

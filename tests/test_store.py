@@ -154,7 +154,7 @@ REFUSED = [
     ("n_images text", _set("n_images", value="6"), "n_images"),
     ("n_images 0", _set("n_images", value=0), "n_images"),
     ("n_images smaller", _set("n_images", value=3), 'answers["4"]'),
-    ("version 3", _set("version", value=3), "version"),
+    ("version 4", _set("version", value=4), "version"),
     ("no format", _delete("format"), "format"),
 ]
 
@@ -272,7 +272,7 @@ def test_provenance_is_kept_and_read_back(tmp_path):
     assert again.provenance(3, 2) is None
     stamp = datetime.fromisoformat(first["at"].replace("Z", "+00:00"))
     assert stamp.tzinfo is not None and first["at"].endswith("Z")
-    assert json.loads(store.path.read_text())["version"] == 2
+    assert json.loads(store.path.read_text())["version"] == 3
     with pytest.raises(StoreError, match="unknown image"):
         again.provenance(-1, 3)
 
@@ -330,7 +330,7 @@ def test_version_1_is_read_and_upgraded_on_the_next_change(tmp_path):
     np.testing.assert_array_equal(store.label(0), [[1, 0]])
     store.record([(2, 1, True)], by="dana", seconds=3.0)
     data = json.loads(path.read_text())
-    assert data["version"] == 2
+    assert data["version"] == 3
     assert data["answers"]["1"]["1"] == {"answer": "no", "by": "unknown", "seconds": None, "at": None}
     assert AnswerStore.load(path).answers() == {(1, 0): True, (1, 1): False, (2, 1): True}
     v1["answers"]["1"]["1"] = "No"

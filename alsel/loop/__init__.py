@@ -16,6 +16,10 @@ module             its one job
 ``store_check``    validation of a whole store file (schema and consistency)
 ``oracles``        simulated, terminal and CSV oracles
 ``strategies``     proposed, RR, EE, pixel-random, pixel-entropy
+``strategies_region``  SSAL, PixBal, AMSP+S (the paper's other baselines)
+``regions``        superpixels, merging, dominant labels, sieving (scikit-image SLIC)
+``pixels``         per-pixel predictions of the candidates, on demand
+``selftrain``      SSAL's self-training (pseudo-labels of confident pixels)
 ``costs``          Table 1 annotation times
 ``results``        result rows, results.csv, summaries
 ``plots``          the two plots

@@ -240,9 +240,10 @@ class Config(BaseModel):
         duplicates = sorted({label for label in labels if labels.count(label) > 1})
         _check(not duplicates, f"[loop] strategies: labels must differ; {duplicates} appear twice (give each a 'label').")
         if self.loop.oracle != "simulated":
-            pixel = [label for label, name, _ in specs if STRATEGIES[name].kind == "pixel"]
-            _check(not pixel, f"[loop] strategies {pixel} label whole images, which only the simulated oracle can; "
-                              "drop them or use oracle = 'simulated'.")
+            painted = [label for label, name, _ in specs if STRATEGIES[name].kind in ("pixel", "region")]
+            _check(not painted, f"[loop] strategies {painted} label whole images or regions, which only the "
+                                f"simulated oracle can ([loop] oracle = {self.loop.oracle!r} answers yes/no "
+                                "questions); drop them from [loop] strategies or use oracle = 'simulated'.")
         return self
 
     # -- what the engine reads

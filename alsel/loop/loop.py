@@ -27,8 +27,9 @@ from alsel.datasets.base import ArrayImageSet, ImageSet, LabelSpace
 
 from .costs import cost_columns
 from .metrics import evaluate
+from .pixels import PixelView
 from .scoring import presence_and_features
-from .store import AnswerStore, StoreError
+from .store import NO_LABEL, AnswerStore, StoreError
 from .strategies import Context, Strategy
 from .train import TrainConfig, TrainStep, train_model, training_set
 
@@ -40,7 +41,7 @@ class LoopSettings:
     """Per-round settings of one run."""
 
     iterations: int
-    budget: int                      # binary queries per round
+    budget: int                      # binary queries (or regions, region-level strategies) per round
     pixel_budget: int                # images per round for pixel-level strategies
     c_max: int = 5
     train: TrainConfig = field(default_factory=TrainConfig)
@@ -85,6 +86,12 @@ class ActiveLearningLoop:
         self.pool, self.test, self.labels = pool, test, pool.labels
         self.model_factory, self.settings = model_factory, settings
         self.on_step = on_step
+        self._view: PixelView | None = None  # the predictions a region round was chosen from
+        if getattr(strategy, "kind", None) == "region" and not callable(getattr(oracle, "annotate_regions", None)):
+            raise ValueError(
+                f"strategy {strategy.name!r} asks for regions to be labelled, which the "
+                f"{type(oracle).__name__} cannot do (only the simulated oracle paints regions); "
+                "use oracle = 'simulated' or a binary-feedback strategy.")
         self.check_store()
 
     @classmethod
@@ -145,10 +152,19 @@ class ActiveLearningLoop:
 
     def train(self) -> tuple[torch.nn.Module, dict]:
         """A fresh model trained on everything the store knows; the loss terms include
-        ``train_images``, the number of images with any supervision."""
+        ``train_images``, the number of images with any supervision. A strategy with
+        ``self_training`` (SSAL) wraps it: teacher, pseudo-labels, student."""
         store = self.store
         labels = {i: store.label(i) for i in store.labeled_images()}
-        images, masks, answers = training_set(self.pool, labels, store.answer_matrix())
+        self_training = getattr(self.strategy, "self_training", None)
+        if self_training is None:
+            return self._fit(labels)
+        unlabelled = np.setdiff1d(np.arange(store.n_images), list(labels))
+        return self_training.run(self._fit, labels, self.pool, unlabelled, size_divisor=self.size_divisor)
+
+    def _fit(self, labels: dict[int, np.ndarray]) -> tuple[torch.nn.Module, dict]:
+        """A fresh model trained on the pixel labels ``labels`` (pool id -> mask) and the answers."""
+        images, masks, answers = training_set(self.pool, labels, self.store.answer_matrix())
         torch.manual_seed(self.settings.seed)
         model = self.model_factory()
         losses = train_model(model, images, masks, answers, self.settings.train, labels=self.labels,
@@ -160,7 +176,9 @@ class ActiveLearningLoop:
         store = self.store
         history = store.history
         queries = store.n_answers
-        images = len(store.labeled_images()) - len(store.initial_images)
+        region_images = set(store.region_counts())
+        images = len(set(store.labeled_images()) - set(store.initial_images) - region_images)
+        regions = store.n_regions
         previous = history[-1] if history else {"cum_queries": 0, "cum_pixel_images": 0}
         row = {
             "strategy": self.settings.label or self.strategy.name,
@@ -179,8 +197,13 @@ class ActiveLearningLoop:
             "loss_image": losses.get("image", float("nan")),
             "train_seconds": seconds,
         }
-        row.update(cost_columns(queries, images))
-        row.update(cost_columns(row["queries"], row["pixel_images"], prefix="round_"))
+        if self.strategy.kind == "region":  # Table 1's region-level minutes, in the same hours
+            row["regions"] = regions - previous.get("cum_regions", 0)
+            row["cum_regions"] = regions
+        round_regions = row.get("regions", 0)
+        row.update(cost_columns(queries, images, regions=regions))
+        row.update(cost_columns(row["queries"], row["pixel_images"], prefix="round_", regions=round_regions))
+        row.update({k: losses[k] for k in ("pseudo_images", "pseudo_pixels") if k in losses})
         return row
 
     def _candidates(self) -> np.ndarray:
@@ -189,6 +212,12 @@ class ActiveLearningLoop:
         if self.strategy.kind == "binary":
             open_pairs = (self.store.answer_matrix() < 0).any(axis=1)
             return np.flatnonzero(~labelled & open_pairs)
+        if self.strategy.kind == "region":  # any image outside L with a pixel still unlabelled
+            open_ = ~labelled
+            for i in self.store.labeled_images():
+                open_[i] = bool((self.store.label(i) == NO_LABEL).any())
+            open_[self.store.initial_images] = False
+            return np.flatnonzero(open_)
         return np.flatnonzero(~labelled)
 
     def _ask(self) -> None:
@@ -201,7 +230,29 @@ class ActiveLearningLoop:
         images = self.store.unlabeled_pending()
         if images:
             self.store.add_labels(self.oracle.annotate(images))
+        regions = self.store.unlabeled_pending_regions()
+        if regions:
+            labels = self.oracle.annotate_regions(regions, getattr(self.strategy, "region_annotation", "pixels"))
+            if callable(getattr(self.strategy, "sieve", None)):
+                labels = self._sieve(labels, regions)
+            self.store.add_region_labels(labels)
+        self._view = None
         self.store.end_round()
+
+    def _sieve(self, labels: dict[int, np.ndarray], regions: dict[int, np.ndarray]) -> dict[int, np.ndarray]:
+        """The strategy's sieve over each annotation, with the predictions the regions were
+        chosen from. After a resume they are made again: the model is a function of the store,
+        which has not changed since the round began."""
+        view = self._view
+        if view is None:
+            model, _ = self.train()
+            view = self._pixel_view(model, sorted(labels))
+        row_of = {int(i): r for r, i in enumerate(view.ids)}
+        out = dict(labels)
+        for row, prob in view.probabilities([row_of[int(i)] for i in labels]):
+            image = int(view.ids[row])
+            out[image] = self.strategy.sieve(image, labels[image], regions[image], prob)
+        return out
 
     # ------------------------------------------------------------------ rounds
     def step(self) -> dict | None:
@@ -225,16 +276,37 @@ class ActiveLearningLoop:
             features=self.settings.features, size_divisor=self.size_divisor(model))
         rng = np.random.default_rng([settings.seed, store.iteration, 7])
         answers = store.answer_matrix()[candidates]
-        budget = settings.budget if self.strategy.kind == "binary" else settings.pixel_budget
+        budget = settings.pixel_budget if self.strategy.kind == "pixel" else settings.budget
+        extra = self._pixel_context(model, candidates) if getattr(self.strategy, "needs_pixels", False) else {}
         request = self.strategy.propose(
-            Context(candidates, pool_scores, answers, budget, settings.c_max, rng))
+            Context(candidates, pool_scores, answers, budget, settings.c_max, rng, **extra))
         row.update({f"select_{k}": v for k, v in request.info.items()})
-        store.begin_round(request.queries, request.images, row=row)
-        logger.info("%s seed %d round %d: mIoU %.2f, asking %d queries / %d images",
+        store.begin_round(request.queries, request.images, regions=request.regions, row=row)
+        logger.info("%s seed %d round %d: mIoU %.2f, asking %d queries / %d images / %d regions",
                     row["strategy"], settings.seed, row["iteration"], row["miou"],
-                    len(request.queries), len(request.images))
+                    len(request.queries), len(request.images), request.n_regions)
         self._ask()
         return row
+
+    def _pixel_view(self, model: torch.nn.Module, ids) -> PixelView:
+        """Per-pixel probabilities of the pool images ``ids`` under ``model``, on demand. Batches
+        are at most 64 images: a batch holds L probabilities per pixel, far more than its images."""
+        return PixelView(model, self.pool, ids, batch_size=min(64, self.settings.batch_size),
+                         size_divisor=self.size_divisor(model))
+
+    def _pixel_context(self, model: torch.nn.Module, candidates: np.ndarray) -> dict:
+        """Context fields of strategies that look at pixels: predictions on demand, the
+        candidates' partial labels, labelled pixels per label (each image at its own size)."""
+        store, n_labels = self.store, self.labels.n_labels
+        self._view = self._pixel_view(model, candidates)
+        labelled = store.labeled_images()
+        counts = np.zeros(n_labels, dtype=np.int64)
+        for i in labelled:
+            mask = store.label(i)
+            counts += np.bincount(mask[mask != NO_LABEL].ravel(), minlength=n_labels)[:n_labels]
+        in_pool = set(candidates.tolist())
+        return {"pixels": self._view, "labels": {i: store.label(i) for i in labelled if i in in_pool},
+                "label_counts": counts}
 
     def run(self, progress: Callable[[dict | None], None] | None = None) -> list[dict]:
         """Run rounds until done; returns the store's history."""

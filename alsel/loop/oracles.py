@@ -5,8 +5,10 @@ Every oracle has ``ask(queries)``, which yields ``(image, class, present)`` one 
 (so the loop can store each as it comes) or ``(image, class, present, seconds)`` where it measured
 how long the answer took, and may raise :class:`OracleStopped` to end the session early; what was
 answered before is kept. Its ``by`` attribute names who answers (the answers' provenance in the
-store). Pixel-level strategies also need ``annotate(images)`` (id -> mask), which only the
-simulated oracle provides.
+store). Pixel-level strategies also need ``annotate(images)`` (id -> mask), and region-level
+strategies ``annotate_regions(regions, annotation)`` (id -> partial mask), which only the
+simulated oracle provides: a person at a terminal or in a CSV file cannot paint regions, and the
+loop refuses a region-level strategy with them (:data:`REGION_ANNOTATIONS`).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from typing import TextIO
 import numpy as np
 
 from .data import presence_from_masks
-from .store import AnswerStore, atomic_write_text
+from .store import NO_LABEL, AnswerStore, atomic_write_text
 
 YES = ("yes", "y")
 NO = ("no", "n")
@@ -98,6 +100,43 @@ class SimulatedOracle:
     def annotate(self, images: Sequence[int]) -> dict[int, np.ndarray]:
         """Pixel labels of ``images`` (the ground truth)."""
         return {int(i): self._mask(int(i)) for i in images}
+
+    def annotate_regions(self, regions: dict[int, np.ndarray],
+                         annotation: str = "pixels") -> dict[int, np.ndarray]:
+        """Labels of the asked regions from the ground truth, :data:`NO_LABEL` outside them.
+
+        ``regions``: image id -> region map (0 outside, 1..k the regions) at the image's own size.
+        ``annotation``: ``"pixels"``, every pixel of a region gets its true label (the paper's
+        region-level task: "annotate all the pixels within a given region"); ``"dominant"``, every
+        pixel of a region gets the region's most frequent true label (AMSP's one click per
+        superpixel). Pixels without a true label (the data set's ignore label) stay unlabelled
+        and do not vote.
+        """
+        from .regions import dominant_labels
+
+        if annotation not in REGION_ANNOTATIONS:
+            raise ValueError(f"annotation must be one of {REGION_ANNOTATIONS}; got {annotation!r}.")
+        out = {}
+        for image, region_map in regions.items():
+            truth, region_map = self._mask(int(image)), np.asarray(region_map)
+            if region_map.shape != truth.shape:
+                raise ValueError(f"regions: the region map of image {int(image)} has shape {region_map.shape}; "
+                                 f"its mask is {truth.shape} (a region map is at the image's own size).")
+            if annotation == "pixels":
+                out[int(image)] = np.where(region_map > 0, truth, NO_LABEL).astype(np.int64)
+            else:
+                out[int(image)] = dominant_labels(truth, region_map, self._n_labels)
+        return out
+
+    @property
+    def _n_labels(self) -> int:
+        if self.pool is not None:
+            return self.pool.labels.n_labels
+        return int(self.masks.max()) + 1
+
+
+#: How a region may be annotated (:meth:`SimulatedOracle.annotate_regions`).
+REGION_ANNOTATIONS = ("pixels", "dominant")
 
 
 _SHADES = " .:-=+*#%@"

@@ -17,19 +17,27 @@ types, ids in range, no duplicate JSON keys, labels, pending round and iteration
 refuses it with a :class:`StoreError` naming the file and the key; a refused file is never
 written.
 
-File layout (JSON, version 2)::
+File layout (JSON, version 3)::
 
-    {"format": "alsel-answer-store", "version": 2, "n_images": N, "classes": [...],
+    {"format": "alsel-answer-store", "version": 3, "n_images": N, "classes": [...],
      "image_names": [...] | null, "iteration": k,
      "answers": {"17": {"3": {"answer": "yes", "by": "alice", "seconds": 2.4,
                                "at": "2026-12-04T16:40:00.000Z"}, ...}, ...},
      "labels": {"0": {"shape": [H, W], "data": "<base64 of uint8 pixels>"}, ...},
          (a pixel byte is its label 0..254, or 255 for "no label": IGNORE in the loop)
-     "initial": [ids of L], "pending": {"queries": [[i, c], ...], "images": [...]},
+     "initial": [ids of L], "region_counts": {"5": 3, ...},
+     "pending": {"queries": [[i, c], ...], "images": [...],
+                 "regions": {"5": {"shape": [H, W], "data": "<base64 of uint8>", "done": false}}},
      "history": [{...result row...}, ...], "meta": {...}}
 
-Version 1 (answers as plain ``"yes"`` / ``"no"``) is still read; its answers get
-``by = "unknown"``, ``seconds = null``, ``at = null``, and the next change writes version 2.
+Region-level strategies ask for *regions* of images: a pending region map holds, per pixel, 0
+(not asked) or the id 1..255 of the region it belongs to; ``done`` turns true when the image's
+annotation of those regions is merged into its label (a pixel labelled once keeps its label).
+``region_counts`` is how many regions of each image have been annotated (the cost of Table 1).
+
+Version 1 (answers as plain ``"yes"`` / ``"no"``) and version 2 (no regions) are still read;
+version-1 answers get ``by = "unknown"``, ``seconds = null``, ``at = null``; both get no regions;
+the next change writes version 3.
 """
 
 from __future__ import annotations
@@ -49,7 +57,7 @@ from .._files import atomic_write_text  # noqa: F401  (re-exported: oracles, exp
 from .._validation import plain
 from .store_check import FORMAT, StoreProblem, check_store, parse_json
 
-VERSION = 2
+VERSION = 3
 PRESENT, ABSENT, UNANSWERED = "present", "absent", "unknown"
 #: Code of an unanswered pair in answer matrices (1 = present, 0 = absent). Defined here, not in
 #: the torch-side ``losses``, so that reading a store (the web app, Label Studio) needs no torch.
@@ -91,15 +99,40 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def _encode_regions(region_map: np.ndarray) -> dict:
+    region_map = np.asarray(region_map)
+    if region_map.dtype == np.bool_:
+        region_map = region_map.astype(np.uint8)
+    if (region_map.ndim != 2 or region_map.size == 0 or not np.issubdtype(region_map.dtype, np.integer)
+            or region_map.min() < 0 or region_map.max() > 255 or region_map.max() == 0):
+        raise StoreError(f"a region map must be a non-empty 2-D bool mask or integer array with 0 "
+                         f"outside the regions and region ids 1..255, asking for at least one pixel; "
+                         f"got shape {region_map.shape}, dtype {region_map.dtype}.")
+    data = base64.b64encode(np.ascontiguousarray(region_map.astype(np.uint8)).tobytes()).decode("ascii")
+    return {"shape": [int(n) for n in region_map.shape], "data": data, "done": False}
+
+
+def _decode_regions(entry: dict) -> np.ndarray:
+    raw = np.frombuffer(base64.b64decode(entry["data"]), dtype=np.uint8)
+    return raw.reshape(entry["shape"]).astype(np.int64)
+
+
+def _count_regions(region_map: np.ndarray) -> int:
+    return int(np.count_nonzero(np.bincount(region_map.ravel(), minlength=256)[1:]))
+
+
 def _upgrade(data: dict) -> dict:
-    """A version-1 store as version 2, in memory (the file changes only with the next save)."""
+    """An older store as version 3, in memory (the file changes only with the next save)."""
     if data["version"] == 1:
         data["answers"] = {
             image: {cls: {"answer": value, "by": "unknown", "seconds": None, "at": None}
                     for cls, value in row.items()}
             for image, row in data["answers"].items()
         }
-        data["version"] = VERSION
+    if data["version"] < 3:
+        data["pending"]["regions"] = {}
+        data["region_counts"] = {}
+    data["version"] = VERSION
     return data
 
 
@@ -150,7 +183,8 @@ class AnswerStore:
             "answers": {},
             "labels": {},
             "initial": [],
-            "pending": {"queries": [], "images": []},
+            "region_counts": {},
+            "pending": {"queries": [], "images": [], "regions": {}},
             "history": [],
             "meta": meta,
         }
@@ -256,8 +290,29 @@ class AnswerStore:
         return [int(i) for i in self._data["pending"]["images"]]
 
     @property
+    def pending_regions(self) -> dict[int, np.ndarray]:
+        """Region maps of the current round (image id -> int (H, W): 0 outside, 1..k the regions),
+        annotated or not (empty between rounds)."""
+        return {int(i): _decode_regions(e) for i, e in self._data["pending"]["regions"].items()}
+
+    def unlabeled_pending_regions(self) -> dict[int, np.ndarray]:
+        """Pending region maps whose annotation is not stored yet."""
+        return {int(i): _decode_regions(e) for i, e in self._data["pending"]["regions"].items()
+                if not e["done"]}
+
+    @property
     def in_round(self) -> bool:
-        return bool(self._data["pending"]["queries"] or self._data["pending"]["images"])
+        pending = self._data["pending"]
+        return bool(pending["queries"] or pending["images"] or pending["regions"])
+
+    @property
+    def n_regions(self) -> int:
+        """Regions annotated so far (all images; the cost unit of region-level strategies)."""
+        return sum(self._data["region_counts"].values())
+
+    def region_counts(self) -> dict[int, int]:
+        """Image id -> number of its regions annotated so far (images with any)."""
+        return {int(i): int(n) for i, n in self._data["region_counts"].items()}
 
     def _entry(self, image: int, cls: int) -> dict | None:
         return self._data["answers"].get(str(image), {}).get(str(cls))
@@ -463,6 +518,62 @@ class AnswerStore:
 
         self._commit(undo, save)
 
+    def add_region_labels(self, labels: Mapping[int, np.ndarray], *, save: bool = True) -> None:
+        """Store the annotation of pending regions: image id -> (H, W) labels, IGNORE
+        (:data:`NO_LABEL`) outside the image's pending regions (it may be IGNORE inside too: a
+        pixel without a label). Each is merged into the image's label: a pixel that already has a
+        label keeps it. The image's regions are then done and count towards ``region_counts``.
+
+        Raises StoreError, before anything is stored, for an image without pending regions (or
+        whose regions are already done), a shape that differs from its region map, or a label
+        outside the asked regions (it was not asked for, and would not be paid for).
+        """
+        self._check_images(labels.keys(), "region labels")
+        pending = self._data["pending"]["regions"]
+        updates = {}
+        for image, mask in labels.items():
+            key = str(int(image))
+            entry = pending.get(key)
+            if entry is None or entry["done"]:
+                raise StoreError(f"region labels: image {int(image)} has no pending regions waiting for "
+                                 "labels; only the regions of the round in progress can be labelled.")
+            regions = _decode_regions(entry)
+            mask = np.asarray(mask)
+            if mask.shape != regions.shape:
+                raise StoreError(f"region labels: image {int(image)}: labels of shape {mask.shape} for a "
+                                 f"region map of shape {regions.shape}.")
+            outside = (regions == 0) & (mask != NO_LABEL)
+            if outside.any():
+                raise StoreError(f"region labels: image {int(image)}: {int(outside.sum())} labelled pixel(s) "
+                                 f"outside the asked regions; set them to {NO_LABEL} (no label).")
+            _encode_mask(mask)  # validates the label values
+            old = self.label(int(image)) if key in self._data["labels"] else None
+            merged = mask.astype(np.int64) if old is None else np.where(old != NO_LABEL, old, mask)
+            updates[key] = (_encode_mask(merged), _count_regions(regions))
+        table, counts = self._data["labels"], self._data["region_counts"]
+        old_state = {k: (table.get(k), counts.get(k), pending[k]["done"]) for k in updates}
+        for key, (encoded, n) in updates.items():
+            table[key] = encoded
+            counts[key] = counts.get(key, 0) + n
+            pending[key]["done"] = True
+        self._labels_cache.clear()
+
+        def undo() -> None:
+            for key, (label, count, done) in old_state.items():
+                if label is None:
+                    table.pop(key, None)
+                else:
+                    table[key] = label
+                if count is None:
+                    counts.pop(key, None)
+                else:
+                    counts[key] = count
+                pending[key]["done"] = done
+            self._labels_cache.clear()
+
+        if updates:
+            self._commit(undo, save)
+
     def _check_row(self, row: dict, what: str) -> dict:
         if not isinstance(row, Mapping):
             raise StoreError(f"{what}: a result row must be a dict; got {type(row).__name__}.")
@@ -485,9 +596,14 @@ class AnswerStore:
         queries: Sequence[tuple[int, int]] = (),
         images: Sequence[int] = (),
         *,
+        regions: Mapping[int, np.ndarray] | None = None,
         row: dict | None = None,
     ) -> None:
         """Start a round: remember what will be asked and append ``row`` to the history.
+
+        ``regions`` (region-level strategies): image id -> region map (bool mask of one region, or
+        int (H, W) with 0 outside and 1..255 for each region asked), on images outside L whose
+        label, if any, has the same shape.
 
         A store keeps either no result rows or one per round, so once it has rows every round
         needs one (``row["iteration"]``, if given, must be the store's iteration).
@@ -508,12 +624,26 @@ class AnswerStore:
         in_initial = sorted(set(images) & set(self._data["initial"]))
         if in_initial:
             raise StoreError(f"images: image(s) {_show(in_initial)} belong to the initial set L.")
+        regions = dict(regions or {})
+        self._check_images(regions.keys(), "regions")
+        encoded_regions = {str(int(i)): _encode_regions(m) for i, m in regions.items()}
+        bad = sorted(set(int(i) for i in regions) & (set(self._data["initial"]) | set(images)
+                                                     | {i for i, _ in queries}))
+        if bad:
+            raise StoreError(f"regions: image(s) {_show(bad)} belong to L or are asked otherwise this round; "
+                             "regions are for unlabelled pixels of other images.")
+        wrong = sorted(int(i) for i in encoded_regions if i in self._data["labels"]
+                       and self._data["labels"][i]["shape"] != encoded_regions[i]["shape"])
+        if wrong:
+            raise StoreError(f"regions: the region map of image(s) {_show(wrong)} does not have the shape "
+                             "of the image's label.")
         if row is not None:
             row = self._check_row(row, "begin_round")
         elif self._data["history"]:
             raise StoreError("begin_round: this store keeps a result row per round; pass row=.")
         old_pending = self._data["pending"]
-        self._data["pending"] = {"queries": [list(q) for q in queries], "images": images}
+        self._data["pending"] = {"queries": [list(q) for q in queries], "images": images,
+                                 "regions": encoded_regions}
         if row is not None:
             self._data["history"].append(row)
 
@@ -535,17 +665,19 @@ class AnswerStore:
     def end_round(self) -> None:
         """Close the round: every pending query answered and every pending image labelled."""
         missing_q, missing_i = self.unanswered_pending(), self.unlabeled_pending()
-        if missing_q or missing_i:
+        missing_r = [i for i, e in self._data["pending"]["regions"].items() if not e["done"]]
+        if missing_q or missing_i or missing_r:
             raise StoreError(
                 f"the round is not complete: {len(missing_q)} queries unanswered, "
-                f"{len(missing_i)} images without pixel labels."
+                f"{len(missing_i)} images without pixel labels, {len(missing_r)} images with "
+                "regions not labelled."
             )
         rows, iteration = len(self._data["history"]), self.iteration
         if rows and rows != iteration + 1:
             raise StoreError(f"end_round: no round to close (iteration {iteration}, {rows} result rows); "
                              "begin_round() starts one.")
         old_pending = self._data["pending"]
-        self._data["pending"] = {"queries": [], "images": []}
+        self._data["pending"] = {"queries": [], "images": [], "regions": {}}
         self._data["iteration"] += 1
 
         def undo() -> None:

@@ -28,7 +28,7 @@ from jsonschema import Draft202012Validator, validators
 from jsonschema.exceptions import best_match
 
 FORMAT = "alsel-answer-store"
-VERSIONS = (1, 2)
+VERSIONS = (1, 2, 3)
 
 _ID = re.compile(r"0|[1-9][0-9]*")
 # ISO 8601 as record() writes it; fromisoformat() then checks the calendar.
@@ -112,6 +112,23 @@ def _schema(version: int) -> dict:
     integer0 = {"type": "integer", "minimum": 0}
     keys = ["format", "version", "n_images", "classes", "image_names", "iteration", "answers",
             "labels", "initial", "pending", "history", "meta"]
+    pending_keys = ["queries", "images"]
+    extra, pending_extra = {}, {}
+    if version >= 3:  # regions of region-level strategies
+        keys.append("region_counts")
+        pending_keys.append("regions")
+        extra = {"region_counts": _ids({"type": "integer", "minimum": 1})}
+        pending_extra = {"regions": _ids({
+            "type": "object",
+            "required": ["shape", "data", "done"],
+            "additionalProperties": False,
+            "properties": {
+                "shape": {"type": "array", "prefixItems": [{"type": "integer", "minimum": 1}] * 2,
+                          "minItems": 2, "maxItems": 2},
+                "data": {"type": "string"},
+                "done": {"type": "boolean"},
+            },
+        })}
     return {
         "type": "object",
         "required": keys,
@@ -137,16 +154,18 @@ def _schema(version: int) -> dict:
             "initial": {"type": "array", "items": integer0, "uniqueItems": True},
             "pending": {
                 "type": "object",
-                "required": ["queries", "images"],
+                "required": pending_keys,
                 "additionalProperties": False,
                 "properties": {
                     "queries": {"type": "array", "items": {
                         "type": "array", "prefixItems": [integer0, integer0], "minItems": 2, "maxItems": 2}},
                     "images": {"type": "array", "items": integer0, "uniqueItems": True},
+                    **pending_extra,
                 },
             },
             "history": {"type": "array", "items": {"type": "object"}},
             "meta": {"type": "object"},
+            **extra,
         },
     }
 
@@ -229,7 +248,38 @@ def check_store(data: Any) -> None:
         if image in initial:
             raise StoreProblem(["pending", "images", k], f"image {image} is in the initial set")
 
+    if version >= 3:
+        _check_regions(data, n_images, initial)
     _check_history(data)
+
+
+def _check_regions(data: dict, n_images: int, initial: set) -> None:
+    """Region counts of labelled images; pending region maps that decode to their shape, ask for
+    at least one pixel, lie outside L and fit the image's label."""
+    for image, count in data["region_counts"].items():
+        _check_id(["region_counts", image], image, n_images, "image")
+        if image not in data["labels"]:
+            raise StoreProblem(["region_counts", image], f"image {image} has annotated regions but no labels")
+    asked = {image for image, _ in data["pending"]["queries"]} | set(data["pending"]["images"])
+    for image, entry in data["pending"]["regions"].items():
+        path = ["pending", "regions", image]
+        _check_id(path, image, n_images, "image")
+        if int(image) in initial or int(image) in asked:
+            raise StoreProblem(path, f"image {image} is in the initial set or asked otherwise this round")
+        height, width = entry["shape"]
+        try:
+            raw = base64.b64decode(entry["data"], validate=True)
+        except (binascii.Error, ValueError):
+            raise StoreProblem(path + ["data"], "not valid base64") from None
+        if len(raw) != height * width:
+            raise StoreProblem(path + ["data"], f"decodes to {len(raw)} bytes; shape {[height, width]} "
+                               f"needs {height * width}")
+        if not any(raw):
+            raise StoreProblem(path + ["data"], "asks for no pixel (every byte is 0)")
+        label = data["labels"].get(image)
+        if label is not None and label["shape"] != entry["shape"]:
+            raise StoreProblem(path + ["shape"], f"{entry['shape']} differs from the shape of the "
+                               f"image's label {label['shape']}")
 
 
 def _check_id(path: list, key: str, size: int, what: str) -> None:
@@ -297,7 +347,8 @@ def _check_history(data: dict) -> None:
                                f"{json.dumps(row['iteration'])}; result row {k} must be that of iteration {k}")
     if not history:
         return
-    in_round = bool(data["pending"]["queries"] or data["pending"]["images"])
+    in_round = bool(data["pending"]["queries"] or data["pending"]["images"]
+                    or data["pending"].get("regions"))
     n = len(history)
     expected = (n - 1,) if in_round else (n - 1, n)
     if iteration not in expected:

@@ -12,7 +12,14 @@ rr               binary  Random-Random: random images, random classes in each (p
 ee               binary  Entropy-Entropy: highest-entropy images, their highest-entropy classes
 pixel-random     pixel   random images, every pixel labelled
 pixel-entropy    pixel   the images of highest mean pixel entropy, every pixel labelled
+ssal             pixel   representative images (k-means on features), + self-training
+pixbal           region  superpixels by uncertainty, balanced over predicted classes
+amsp+s           region  adaptively merged superpixels by class-balanced uncertainty,
+                         one dominant label each, noisy pixels sieved out
 ===============  ======  =================================================================
+
+The last three are in :mod:`alsel.loop.strategies_region`; docs/experiment.md ("The baselines")
+says where each departs from its paper. A region-level strategy's budget is regions per round.
 
 RR and EE fill each chosen image with up to C_max classes before taking the next image, so
 they ask about B / C_max images, as the proposed method does at the paper's settings.
@@ -48,10 +55,18 @@ class Context:
     answers : int8 array (n, C)
         1 / 0 / -1 (unknown) for the candidates.
     budget : int
-        Binary queries (binary strategies) or images (pixel-level strategies) this round.
+        Binary queries (binary strategies), images (pixel-level) or regions (region-level) this round.
     c_max : int
         At most this many queries per image.
     rng : numpy Generator
+    pixels : PixelView or None
+        Per-pixel class probabilities and images of the candidates, on demand
+        (:class:`~alsel.loop.pixels.PixelView`); given to strategies with ``needs_pixels``.
+    labels : dict or None
+        Pool id -> current (partial) pixel labels of the candidates that have any
+        (:data:`~alsel.loop.store.NO_LABEL` where a pixel has none); None if not given.
+    label_counts : int array (L,) or None
+        Labelled pixels per label over every labelled image (L and those annotated since).
     """
 
     candidates: np.ndarray
@@ -60,22 +75,45 @@ class Context:
     budget: int
     c_max: int
     rng: np.random.Generator
+    pixels: Any = None
+    labels: dict[int, np.ndarray] | None = None
+    label_counts: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
 class Request:
-    """A strategy's choice: binary ``queries`` (pool id, class) or pixel-level ``images``."""
+    """A strategy's choice: binary ``queries`` (pool id, class), pixel-level ``images``, or
+    ``regions`` (pool id -> region map (H, W): 0 outside, 1..k the k regions asked in that image;
+    a bool mask is one region)."""
 
     queries: list[tuple[int, int]] = field(default_factory=list)
     images: list[int] = field(default_factory=list)
+    regions: dict[int, np.ndarray] = field(default_factory=dict)
     info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def n_regions(self) -> int:
+        """How many regions are asked (the cost unit of region-level annotation)."""
+        return sum(int(np.count_nonzero(np.unique(np.asarray(m, dtype=np.int64)))) for m in self.regions.values())
 
 
 class Strategy:
-    """Base class: ``kind`` is "binary" or "pixel"; :meth:`propose` makes the round's request."""
+    """Base class: ``kind`` is "binary", "pixel" or "region"; :meth:`propose` makes the round's
+    request.
+
+    Optional hooks the loop honours: ``needs_pixels`` (True: the context carries a
+    :class:`~alsel.loop.pixels.PixelView` and the candidates' labels), ``region_annotation``
+    ("pixels" or "dominant": what the oracle gives for a region), ``sieve(image, labels,
+    regions, probabilities)`` (cleans a region annotation with the model that chose it) and
+    ``self_training`` (a :class:`~alsel.loop.selftrain.SelfTraining` the loop wraps around
+    training).
+    """
 
     kind = "binary"
     name = "strategy"
+    needs_pixels = False
+    region_annotation = "pixels"
+    self_training = None
 
     def propose(self, context: Context) -> Request:  # pragma: no cover - interface
         raise NotImplementedError
@@ -192,12 +230,17 @@ class Proposed(Strategy):
         return Request(queries=queries, info=info)
 
 
+from .strategies_region import AmspS, PixBal, Ssal  # noqa: E402  (they subclass Strategy)
+
 STRATEGIES: dict[str, type[Strategy]] = {
     "proposed": Proposed,
     "rr": RandomRandom,
     "ee": EntropyEntropy,
     "pixel-random": PixelRandom,
     "pixel-entropy": PixelEntropy,
+    "ssal": Ssal,
+    "pixbal": PixBal,
+    "amsp+s": AmspS,
 }
 
 
@@ -206,7 +249,7 @@ def make_strategy(name: str, **params: Any) -> Strategy:
     if name not in STRATEGIES:
         raise ValueError(f"unknown strategy {name!r}; choose one of {sorted(STRATEGIES)}.")
     cls = STRATEGIES[name]
-    if params and cls is not Proposed:
+    if params and cls in (RandomRandom, EntropyEntropy, PixelRandom, PixelEntropy):
         raise ValueError(f"strategy {name!r} takes no parameters; got {sorted(params)}.")
     try:
         return cls(**params)
