@@ -243,3 +243,25 @@ def test_the_image_loss_pools_only_each_images_own_pixels(monkeypatch):
     for k, i in enumerate(order):
         h, w = images[i].shape[1:]
         assert bool(valid[k, :h, :w].all()) and int(valid[k].sum()) == h * w
+
+
+def test_a_bad_mask_anywhere_in_the_data_set_is_named_before_anything_runs(data, tmp_path, capsys):
+    """A mask with a value outside classes.txt, in the test folder or deep in the pool, stops
+    `alsel run` at once (exit 2, the file named), before the run folder exists."""
+    import shutil
+
+    copy = tmp_path / "data"
+    shutil.copytree(data, copy)
+    pool_masks = sorted((copy / "pool" / "masks").glob("*.png"))
+    bad_pool = pool_masks[-1]
+    Image.fromarray(np.full(np.asarray(Image.open(bad_pool)).shape, 77, dtype=np.uint8)).save(bad_pool)
+    bad_test = sorted((copy / "test" / "masks").glob("*.png"))[0]
+    mask = np.asarray(Image.open(bad_test)).copy()
+    mask[0, 0] = 200
+    Image.fromarray(mask).save(bad_test)
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps(_tiny(copy)))
+    assert main(["run", str(config), "-o", str(tmp_path / "run"), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "2 problem(s)" in err and bad_pool.name in err and bad_test.name in err and "[77]" in err
+    assert not (tmp_path / "run").exists()

@@ -403,6 +403,11 @@ class FolderSource:
             raise FolderError(f"unlabeled = {self.unlabeled} but {self.folder.folder} has {rest} images left "
                               "after L and the test set; lower it or leave it out (all the rest).")
 
+    def check(self) -> list[str]:
+        """Every problem of the pool folder and the test folder (:meth:`ImageFolder.check`)."""
+        folders = [self.folder] + ([self.test_folder] if self.test_folder is not None else [])
+        return [problem for folder in folders for problem in folder.check()]
+
     def load(self, seed: int) -> Split:
         """The pool (L first, then U) and the test set of ``seed``."""
         rng = np.random.default_rng(seed)

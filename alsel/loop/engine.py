@@ -44,9 +44,15 @@ def make_source(config: Config):
                                unlabeled=data.unlabeled, test=data.test)
         from alsel.datasets.folder import FolderSource
 
-        return FolderSource(**data.source_kwargs())
+        source = FolderSource(**data.source_kwargs())
     except (ValueError, TypeError, OSError) as exc:
         raise ConfigError(f"[data] ({data.source} source): {exc}") from None
+    # every mask read once, now: a bad file is named before the run folder is made, not rounds later
+    problems = source.check()
+    if problems:
+        shown = "\n  ".join(problems[:10]) + (f"\n  ... and {len(problems) - 10} more" if len(problems) > 10 else "")
+        raise ConfigError(f"[data] root: {len(problems)} problem(s) in the data set; nothing was run:\n  {shown}")
+    return source
 
 
 def in_channels(source, split) -> int:
