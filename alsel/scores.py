@@ -360,7 +360,10 @@ def knn_matrix(unit: np.ndarray, neighbours: np.ndarray, low: float, mapping: st
     a = np.repeat(np.arange(n), knn)
     b = neighbours.ravel()
     lo, hi = np.minimum(a, b), np.maximum(a, b)
-    keys = np.unique(lo * n + hi)
+    keys = np.sort(lo * n + hi)
+    # the distinct keys; np.unique's hash path took 1.5-2.5 s for 10^6 keys (NumPy 2.4) against
+    # 0.02 s for this sort and mask
+    keys = keys[np.concatenate(([True], keys[1:] != keys[:-1]))]
     lo, hi = np.divmod(keys, n)
     cos = np.clip(np.einsum("ij,ij->i", unit[lo], unit[hi]), -1.0, 1.0)
     low = max(-1.0, min(low, float(cos.min())))
