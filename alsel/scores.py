@@ -44,10 +44,17 @@ DEFAULT_EPS = 1e-6
 #: Entries of the cosine matrix computed at once by :func:`knn_redundancy` (32 MB of float64).
 CHUNK_ENTRIES = 1 << 22
 #: How :func:`knn_redundancy` finds the neighbours (see its docstring).
-KNN_METHODS = ("auto", "exact", "hnsw")
-#: method="auto" searches approximately (HNSW) from this many images on, where FAISS is
+KNN_METHODS = ("auto", "exact", "ivf", "hnsw")
+#: method="auto" searches approximately (IVF) from this many images on, where FAISS is
 #: installed; below it the exact search takes seconds (docs/benchmarks.md, "kNN R on the CPU").
-HNSW_MIN_IMAGES = 20_000
+IVF_MIN_IMAGES = 20_000
+#: FAISS IndexIVFFlat: inverted lists per sqrt(N) images (k-means centroids), lists scanned
+#: per neighbour search, lists scanned by the farthest-neighbour search of "minmax"'s lower
+#: end, and k-means training rows per list (a random sample of the pool).
+IVF_LISTS_PER_SQRT_N = 1.0
+IVF_NPROBE = 16
+IVF_FARTHEST_NPROBE = 2
+IVF_TRAIN_PER_LIST = 40
 #: FAISS IndexHNSWFlat: links per node, and the candidate lists of construction and search.
 HNSW_M = 32
 HNSW_EF_CONSTRUCTION = 80
@@ -143,7 +150,7 @@ def redundancy(
         None (default): the dense (N, N) matrix. An int k with 1 <= k < N: a sparse R that keeps,
         for every image, its k nearest neighbours by cosine similarity (itself excluded), see
         :func:`knn_redundancy`; use it with ``formulation="sparse"``.
-    knn_method : {"auto", "exact", "hnsw"}
+    knn_method : {"auto", "exact", "ivf", "hnsw"}
         How the neighbours are found with ``knn`` (the ``method`` of :func:`knn_redundancy`).
 
     Returns
@@ -189,16 +196,20 @@ def knn_redundancy(
     ``chunk_entries`` entries (chunk_rows x N, one BLAS matrix product each), so memory is
     O(N * knn + chunk_entries); time is O(N^2 d) (N = 10^5, d = 64: minutes on 2 cores).
 
-    ``method="hnsw"`` finds the neighbours approximately with FAISS's HNSW graph
-    (``pip install faiss-cpu``; float32 inner products of the unit rows), in about O(N log N)
-    time: a true neighbour is occasionally replaced by a slightly less similar image (recall
-    about 0.98 at k = 10, measured in docs/benchmarks.md). The values stored stay exact float64
-    cosines of the pairs found, mapped as above, except that "minmax"'s lower end is then the
-    smallest cosine of the pairs an approximate farthest-neighbour search finds (>= the true
-    minimum; how far above it is measured in docs/benchmarks.md), since the full matrix is never computed. With several threads
-    the graph, hence the neighbours, may differ slightly between runs. ``method="auto"``
-    (default) is "hnsw" from ``HNSW_MIN_IMAGES`` images on where FAISS is installed, else
-    "exact".
+    ``method="ivf"`` and ``method="hnsw"`` find the neighbours approximately with FAISS
+    (``pip install faiss-cpu``; float32 inner products of the unit rows): a true neighbour is
+    occasionally replaced by a slightly less similar image (recall@10 and time of each are in
+    docs/benchmarks.md, "kNN R on the CPU"). "ivf" is an ``IndexIVFFlat``: k-means on a sample
+    splits the pool into about ``IVF_LISTS_PER_SQRT_N * sqrt(N)`` lists and each image scans the
+    ``IVF_NPROBE`` lists nearest to it, O(N^1.5 d) time; it is deterministic (seeded k-means,
+    exact scans). "hnsw" is an ``IndexHNSWFlat`` graph (M = ``HNSW_M``), about O(N log N) but
+    with a larger constant; with several threads the graph, hence the neighbours, may differ
+    slightly between runs. The values stored stay exact float64 cosines of the pairs found,
+    mapped as above, except that "minmax"'s lower end is then the smallest cosine of the pairs
+    an approximate farthest-neighbour search (each image's nearest to its negation) finds
+    (>= the true minimum), since the full matrix is never computed. ``method="auto"``
+    (default) is "ivf" from ``IVF_MIN_IMAGES`` images on where FAISS is installed, else
+    "exact". FAISS runs on its own OpenMP threads (``faiss.omp_set_num_threads``).
 
     Parameters
     ----------
@@ -209,7 +220,7 @@ def knn_redundancy(
     chunk_entries : int
         Entries of the cosine matrix computed at once by the exact search (a chunk has at
         least one row).
-    method : {"auto", "exact", "hnsw"}
+    method : {"auto", "exact", "ivf", "hnsw"}
         How the neighbours are found (above).
 
     Returns
@@ -229,8 +240,10 @@ def knn_redundancy(
     knn = int(knn)
     check_choice(method, "method", KNN_METHODS)
     if method == "auto":
-        method = "hnsw" if n >= HNSW_MIN_IMAGES and _faiss(required=False) else "exact"
-    if method == "hnsw":
+        method = "ivf" if n >= IVF_MIN_IMAGES and _faiss(required=False) else "exact"
+    if method == "ivf":
+        neighbours, low = _ivf_neighbours(unit, knn, need_low=mapping == "minmax")
+    elif method == "hnsw":
         neighbours, low = _hnsw_neighbours(unit, knn, need_low=mapping == "minmax")
     else:
         neighbours, low = _exact_neighbours(unit, knn, chunk_entries)
@@ -252,7 +265,7 @@ def _exact_neighbours(unit: np.ndarray, knn: int, chunk_entries: int) -> tuple[n
     return neighbours, low
 
 
-def _faiss(required: bool):
+def _faiss(required: bool, method: str = "hnsw"):
     """The faiss module, or None (``required=False``) / ImportError naming the package."""
     try:
         import faiss
@@ -260,7 +273,7 @@ def _faiss(required: bool):
         if not required:
             return None
         raise ImportError(
-            f"method='hnsw' needs FAISS ({exc}). Install it with: pip install faiss-cpu "
+            f"method={method!r} needs FAISS ({exc}). Install it with: pip install faiss-cpu "
             "(or 'alsel[knn]'), or pass method='exact'."
         ) from exc
     return faiss
@@ -268,7 +281,7 @@ def _faiss(required: bool):
 
 def _hnsw_neighbours(unit: np.ndarray, knn: int, need_low: bool) -> tuple[np.ndarray, float]:
     """Approximate neighbours from a FAISS HNSW graph over the unit rows (inner product)."""
-    faiss = _faiss(required=True)
+    faiss = _faiss(required=True, method="hnsw")
     n, d = unit.shape
     x = np.ascontiguousarray(unit, dtype=np.float32)
     index = faiss.IndexHNSWFlat(d, HNSW_M, faiss.METRIC_INNER_PRODUCT)
@@ -276,8 +289,42 @@ def _hnsw_neighbours(unit: np.ndarray, knn: int, need_low: bool) -> tuple[np.nda
     index.add(x)
     index.hnsw.efSearch = max(HNSW_EF_SEARCH, 2 * (knn + 1))
     _, found = index.search(x, min(n, knn + 1))
-    # Drop the image itself wherever it was found (a duplicate may stand in its place), keeping
-    # the order, then the first knn; a row where the search found too few is searched exactly.
+    found = _others(unit, found, knn)
+    low = 1.0
+    if need_low:
+        index.hnsw.efSearch = HNSW_EF_SEARCH
+        low = _farthest_low(unit, index, x)
+    return found, low
+
+
+def _ivf_neighbours(unit: np.ndarray, knn: int, need_low: bool) -> tuple[np.ndarray, float]:
+    """Approximate neighbours from a FAISS inverted-file index over the unit rows."""
+    faiss = _faiss(required=True, method="ivf")
+    n, d = unit.shape
+    x = np.ascontiguousarray(unit, dtype=np.float32)
+    lists = max(1, min(n // IVF_TRAIN_PER_LIST, round(IVF_LISTS_PER_SQRT_N * np.sqrt(n))))
+    index = faiss.IndexIVFFlat(faiss.IndexFlatIP(d), d, lists, faiss.METRIC_INNER_PRODUCT)
+    sample = np.random.default_rng(0).choice(n, min(n, IVF_TRAIN_PER_LIST * lists), replace=False)
+    index.train(x[np.sort(sample)])
+    index.add(x)
+    index.nprobe = min(lists, IVF_NPROBE)
+    _, found = index.search(x, min(n, knn + 1))
+    found = _others(unit, found, knn)
+    low = 1.0
+    if need_low:
+        index.nprobe = min(lists, IVF_FARTHEST_NPROBE)
+        low = _farthest_low(unit, index, x)
+    return found, low
+
+
+def _others(unit: np.ndarray, found: np.ndarray, knn: int) -> np.ndarray:
+    """A FAISS search of every row for knn + 1 hits, as each row's knn neighbours.
+
+    Drops the image itself wherever it was found (a duplicate may stand in its place), keeping
+    the order, then keeps the first knn; a row where the search found too few (FAISS pads with
+    -1) is searched exactly.
+    """
+    n = unit.shape[0]
     found = np.take_along_axis(
         found, np.argsort(found == np.arange(n)[:, None], axis=1, kind="stable"), axis=1
     )[:, :knn]
@@ -286,13 +333,18 @@ def _hnsw_neighbours(unit: np.ndarray, knn: int, need_low: bool) -> tuple[np.nda
         block = unit[short] @ unit.T
         block[np.arange(short.size), short] = -np.inf
         found[short] = np.argpartition(block, n - knn, axis=1)[:, n - knn :]
-    low = 1.0
-    if need_low:  # the farthest image from each: the nearest to its negation
-        index.hnsw.efSearch = HNSW_EF_SEARCH
-        _, farthest = index.search(-x, 1)
-        farthest = np.where(farthest[:, 0] < 0, np.arange(n), farthest[:, 0])
-        low = float(np.einsum("ij,ij->i", unit, unit[farthest]).min())  # float64, pairs found
-    return found.astype(np.int64), low
+    return found.astype(np.int64)
+
+
+def _farthest_low(unit: np.ndarray, index, x: np.ndarray) -> float:
+    """The smallest exact cosine of the pairs (each row, its approximate farthest row).
+
+    The farthest image from each is the nearest (largest inner product) to its negation.
+    """
+    n = unit.shape[0]
+    _, farthest = index.search(-x, 1)
+    farthest = np.where(farthest[:, 0] < 0, np.arange(n), farthest[:, 0])
+    return float(np.einsum("ij,ij->i", unit, unit[farthest]).min())  # float64, pairs found
 
 
 def knn_matrix(unit: np.ndarray, neighbours: np.ndarray, low: float, mapping: str) -> sp.csr_array:
@@ -308,7 +360,10 @@ def knn_matrix(unit: np.ndarray, neighbours: np.ndarray, low: float, mapping: st
     a = np.repeat(np.arange(n), knn)
     b = neighbours.ravel()
     lo, hi = np.minimum(a, b), np.maximum(a, b)
-    keys = np.unique(lo * n + hi)
+    keys = np.sort(lo * n + hi)
+    # the distinct keys; np.unique's hash path took 1.5-2.5 s for 10^6 keys (NumPy 2.4) against
+    # 0.02 s for this sort and mask
+    keys = keys[np.concatenate(([True], keys[1:] != keys[:-1]))]
     lo, hi = np.divmod(keys, n)
     cos = np.clip(np.einsum("ij,ij->i", unit[lo], unit[hi]), -1.0, 1.0)
     low = max(-1.0, min(low, float(cos.min())))

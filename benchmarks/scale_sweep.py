@@ -3,9 +3,8 @@
 Each point runs in its own process (peak RSS is per process). The pool is alsel.synthetic's
 (C = 19, d = 16, 8 clusters, G and R min-max mapped), B = 200, C_max = 5, lam = 1 (the issue's
 setting). Dense R up to --dense-max; kNN R (k = 10) up to --knn-max, built by
-alsel.scores.knn_redundancy (method "auto": exact below 20,000 images, FAISS HNSW above) up to
-200,000 images and by FAISS's HNSW graph here above (exact values on the pairs found; timed
-apart from select()).
+alsel.scores.knn_redundancy (method "auto": exact below 20,000 images, FAISS IVF from there;
+FAISS pinned to 2 OpenMP threads; exact values on the pairs found; timed apart from select()).
 
     python benchmarks/scale_sweep.py --out docs/scale            # CSV + log-log plot
     python benchmarks/scale_sweep.py --point knn 100000          # one point, printed as JSON
@@ -31,25 +30,12 @@ FIELDS = ["kind", "N", "B", "build_R_s", "round_s", "bound_s", "select_s", "obje
 
 
 def _knn_R(features: np.ndarray, k: int):
+    import faiss
+
     from alsel import scores
 
-    if features.shape[0] <= 200_000:
-        return scores.knn_redundancy(features, k)
-    import faiss  # approximate neighbours for the largest pools (see docs/benchmarks.md)
-
-    unit = features / np.linalg.norm(features, axis=1, keepdims=True)
-    index = faiss.IndexHNSWFlat(unit.shape[1], 32, faiss.METRIC_INNER_PRODUCT)
-    index.hnsw.efSearch = 64
-    index.add(unit.astype(np.float32))
-    _, found = index.search(unit.astype(np.float32), k + 1)
-    rows = np.arange(unit.shape[0])[:, None]
-    neighbours = np.where(found == rows, -1, found)
-    # drop the image itself (or the last neighbour when it was not found), keep k
-    order = np.argsort(neighbours == -1, axis=1, kind="stable")
-    neighbours = np.take_along_axis(neighbours, order, axis=1)[:, :k]
-    _, far = index.search(-unit[:100_000].astype(np.float32), 1)  # min cosine, sampled
-    low = float(np.min(np.einsum("ij,ij->i", unit[:100_000], unit[far[:, 0]])))
-    return scores.knn_matrix(unit, neighbours, low, "minmax")
+    faiss.omp_set_num_threads(2)
+    return scores.knn_redundancy(features, k)
 
 
 def point(kind: str, n: int, B: int = 200) -> dict:

@@ -1,4 +1,4 @@
-"""alsel.scores.knn_redundancy's neighbour search: exact blocks, FAISS's HNSW, and "auto"."""
+"""alsel.scores.knn_redundancy's neighbour search: exact blocks, FAISS's IVF and HNSW, "auto"."""
 
 from __future__ import annotations
 
@@ -55,10 +55,11 @@ def needs_faiss():
     return pytest.importorskip("faiss")
 
 
-def test_hnsw_finds_almost_all_true_neighbours_and_stores_exact_values():
+@pytest.mark.parametrize("method", ["ivf", "hnsw"])
+def test_approximate_search_finds_almost_all_true_neighbours_and_stores_exact_values(method):
     needs_faiss()
     F, k = clustered(3000), 10
-    R = scores.knn_redundancy(F, k, mapping="affine", method="hnsw")
+    R = scores.knn_redundancy(F, k, mapping="affine", method=method)
     truth = true_neighbours(F, k)
     recall = np.mean([len(set(truth[i]) & stored_neighbours(R, i)) / k for i in range(3000)])
     assert recall > 0.95
@@ -72,10 +73,11 @@ def test_hnsw_finds_almost_all_true_neighbours_and_stores_exact_values():
     assert min(len(stored_neighbours(R, i)) for i in range(3000)) >= k
 
 
-def test_hnsw_minmax_scale_is_that_of_the_smallest_cosine_it_finds():
+@pytest.mark.parametrize("method", ["ivf", "hnsw"])
+def test_approximate_minmax_scale_is_that_of_the_smallest_cosine_it_finds(method):
     needs_faiss()
     F = clustered(2000)
-    R = scores.knn_redundancy(F, 5, mapping="minmax", method="hnsw")
+    R = scores.knn_redundancy(F, 5, mapping="minmax", method=method)
     cos = scores.cosine_similarity(F)
     low = cos.min()
     rows, cols = R.nonzero()
@@ -88,31 +90,32 @@ def test_hnsw_minmax_scale_is_that_of_the_smallest_cosine_it_finds():
     np.testing.assert_allclose(r, (c - low_found) / (1 - low_found), atol=1e-12)
 
 
-def test_hnsw_with_duplicate_images_never_lists_an_image_as_its_own_neighbour():
+@pytest.mark.parametrize("method", ["ivf", "hnsw"])
+def test_duplicate_images_are_never_listed_as_their_own_neighbour(method):
     needs_faiss()
     F = np.repeat(clustered(50, seed=3), 4, axis=0)  # every image four times
-    R = scores.knn_redundancy(F, 3, mapping="affine", method="hnsw")
+    R = scores.knn_redundancy(F, 3, mapping="affine", method=method)
     for i in range(200):
         group = set(range(4 * (i // 4), 4 * (i // 4) + 4)) - {i}
         assert group <= stored_neighbours(R, i)
 
 
-def test_auto_is_exact_below_the_threshold_and_hnsw_from_it(monkeypatch):
+def test_auto_is_exact_below_the_threshold_and_ivf_from_it(monkeypatch):
     needs_faiss()
     F = clustered(400)
     exact = scores.knn_redundancy(F, 4, method="exact")
-    assert (scores.knn_redundancy(F, 4) != exact).nnz == 0  # auto, N < HNSW_MIN_IMAGES
+    assert (scores.knn_redundancy(F, 4) != exact).nnz == 0  # auto, N < IVF_MIN_IMAGES
     calls = []
-    real = scores._hnsw_neighbours
-    monkeypatch.setattr(scores, "HNSW_MIN_IMAGES", 400)
+    real = scores._ivf_neighbours
+    monkeypatch.setattr(scores, "IVF_MIN_IMAGES", 400)
     monkeypatch.setattr(
-        scores, "_hnsw_neighbours", lambda *a, **kw: calls.append(a) or real(*a, **kw)
+        scores, "_ivf_neighbours", lambda *a, **kw: calls.append(a) or real(*a, **kw)
     )
     scores.redundancy(F, knn=4)
     assert len(calls) == 1
 
 
-def test_hnsw_without_faiss_names_the_package_and_auto_falls_back(monkeypatch):
+def test_faiss_methods_without_faiss_name_the_package_and_auto_falls_back(monkeypatch):
     real_import = builtins.__import__
 
     def no_faiss(name, *args, **kwargs):
@@ -122,9 +125,10 @@ def test_hnsw_without_faiss_names_the_package_and_auto_falls_back(monkeypatch):
 
     monkeypatch.setattr(builtins, "__import__", no_faiss)
     F = clustered(60)
-    with pytest.raises(ImportError, match="pip install faiss-cpu"):
-        scores.knn_redundancy(F, 3, method="hnsw")
-    monkeypatch.setattr(scores, "HNSW_MIN_IMAGES", 10)
+    for method in ("ivf", "hnsw"):
+        with pytest.raises(ImportError, match=f"method='{method}'.*pip install faiss-cpu"):
+            scores.knn_redundancy(F, 3, method=method)
+    monkeypatch.setattr(scores, "IVF_MIN_IMAGES", 10)
     auto = scores.knn_redundancy(F, 3)
     assert (auto != scores.knn_redundancy(F, 3, method="exact")).nnz == 0
 
@@ -134,3 +138,34 @@ def test_unknown_method_is_refused():
         scores.knn_redundancy(clustered(20), 3, method="annoy")
     with pytest.raises(ValueError, match="knn_method"):
         scores.redundancy(clustered(20), knn=3, knn_method="fast")
+
+
+def test_ivf_on_a_pool_of_many_lists_keeps_the_convention_and_its_recall():
+    # 20,000 images: 141 k-means lists, of which each image scans IVF_NPROBE = 16; the recall of
+    # those scans against an exact search of 500 rows, and R's convention on every stored pair.
+    needs_faiss()
+    n, k = 20_000, 10
+    F = clustered(n, d=16, clusters=8)
+    R = scores.knn_redundancy(F, k, mapping="affine", method="ivf")
+    unit = F / np.linalg.norm(F, axis=1, keepdims=True)
+    rows = np.random.default_rng(5).choice(n, 500, replace=False)
+    block = unit[rows] @ unit.T
+    block[np.arange(rows.size), rows] = -np.inf
+    truth = np.argpartition(block, n - k, axis=1)[:, n - k :]
+    recall = np.mean([len(set(truth[a]) & stored_neighbours(R, i)) / k for a, i in enumerate(rows)])
+    assert recall >= 0.9
+    assert (R != R.T).nnz == 0
+    np.testing.assert_array_equal(R.diagonal(), 1.0)  # affine: (1 + 1) / 2
+    assert min(len(stored_neighbours(R, i)) for i in range(n)) >= k
+    a, b = R.nonzero()
+    cos = np.einsum("ij,ij->i", unit[a], unit[b])  # the dense R's entries on R's pattern
+    np.testing.assert_allclose(R[a, b], (1 + np.clip(cos, -1, 1)) / 2, rtol=0, atol=1e-15)
+    # "minmax": the same pattern, scaled by a lower end between the true minimum and the
+    # smallest stored cosine
+    M = scores.knn_redundancy(F, k, mapping="minmax", method="ivf")
+    assert (M != M.T).nnz == 0 and (M.indices == R.indices).all()
+    true_low = min(float((unit[s : s + 2000] @ unit.T).min()) for s in range(0, n, 2000))
+    off = a != b
+    low = (cos[off][0] - M[a[off][0], b[off][0]]) / (1 - M[a[off][0], b[off][0]])
+    assert true_low - 1e-12 <= low <= cos.min() + 1e-12
+    np.testing.assert_allclose(M[a, b], (np.clip(cos, -1, 1) - low) / (1 - low), atol=1e-12)
