@@ -265,3 +265,17 @@ def test_a_bad_mask_anywhere_in_the_data_set_is_named_before_anything_runs(data,
     err = capsys.readouterr().err
     assert "2 problem(s)" in err and bad_pool.name in err and bad_test.name in err and "[77]" in err
     assert not (tmp_path / "run").exists()
+
+
+def test_a_folder_run_with_the_terminal_oracle_names_the_files_and_stores_the_answers(data, tmp_path, monkeypatch,
+                                                                                      capsys):
+    import io
+
+    monkeypatch.setattr(sys, "stdin", io.StringIO("y\nn\n" * 3))
+    config = load_config(overrides=_tiny(data, loop={"oracle": "terminal", "strategies": ["rr"]}))
+    run_experiment(config, tmp_path / "run", plots=False)
+    shown = capsys.readouterr().out
+    store = AnswerStore.load(tmp_path / "run" / "stores" / "rr-seed0.json")
+    assert store.n_answers == 6 and sorted(store.answers().values()) == [False] * 3 + [True] * 3
+    for image, cls in store.answers():   # each question named the image's file and the class
+        assert f"{store.image_names[image]}: is class {store.classes[cls]!r} present?" in shown
