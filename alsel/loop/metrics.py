@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from alsel.datasets.base import IGNORE
 
@@ -27,8 +26,6 @@ def _predictions(model, images, ids, batch_size: int, size_divisor: int):
         device = next((p.device for p in model.parameters()), torch.device("cpu"))
         for x, valid in padded_batches(images, ids, batch_size, size_divisor):
             logits = softmax_logits(model(x.to(device)), tuple(x.shape[-2:]))
-            if tuple(logits.shape[-2:]) != tuple(x.shape[-2:]):
-                logits = F.interpolate(logits.float(), size=x.shape[-2:], mode="bilinear", align_corners=False)
             yield logits.argmax(dim=1).cpu().numpy(), valid.numpy()
     finally:
         model.train(was_training)

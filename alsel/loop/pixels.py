@@ -11,7 +11,6 @@ from collections.abc import Iterable, Iterator, Sequence
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 
 class PixelView:
@@ -20,8 +19,8 @@ class PixelView:
     Parameters
     ----------
     model : torch.nn.Module
-        Gives logits (n, L, h, w) (or an output :func:`alsel.torch.outputs.logits_from_output`
-        reads); logits smaller than the input are resized to it, bilinearly. Evaluated in
+        Read by :func:`alsel.torch.outputs.softmax_logits` (logits, or a query-based model's
+        log-probabilities), at the input size. Evaluated in
         ``eval`` mode without gradients.
     images : ImageSet, or an array indexable by pool id
         ``images.image(i)`` (or ``images[i]``): float32 (channels, H, W); sizes may differ.
@@ -56,8 +55,9 @@ class PixelView:
         """``(row, probabilities)`` for each of ``rows`` (default: all), in their order: softmax of
         the model's logits, float32 (L, H, W) at the image's own size; ``batch_size`` images at a
         time."""
-        from alsel.datasets.base import pad_batch
-        from alsel.torch.outputs import logits_from_output
+        from alsel.torch.outputs import softmax_logits
+
+        from .scoring import padded_batches
 
         rows = np.arange(len(self.ids)) if rows is None else np.asarray(list(rows), dtype=np.int64)
         device = next(self.model.parameters(), torch.empty(0)).device
@@ -65,16 +65,13 @@ class PixelView:
         self.model.eval()
         try:
             with torch.no_grad():
-                for start in range(0, len(rows), self.batch_size):
-                    chunk = rows[start:start + self.batch_size]
-                    images = [self.image(r) for r in chunk]
-                    x, _, _ = pad_batch(images, None, self.size_divisor)
-                    logits = logits_from_output(self.model(torch.from_numpy(x).to(device))).float()
-                    if tuple(logits.shape[-2:]) != tuple(x.shape[-2:]):
-                        logits = F.interpolate(logits, size=x.shape[-2:], mode="bilinear", align_corners=False)
+                batches = padded_batches(self.images, self.ids[rows].tolist(), self.batch_size, self.size_divisor)
+                for start, (x, valid) in zip(range(0, len(rows), self.batch_size), batches):
+                    logits = softmax_logits(self.model(x.to(device)), tuple(x.shape[-2:])).float()
                     prob = torch.softmax(logits, dim=1).cpu().numpy()
-                    for k, (row, image) in enumerate(zip(chunk.tolist(), images)):
-                        height, width = image.shape[1:]
+                    own = valid.numpy()
+                    for k, row in enumerate(rows[start:start + self.batch_size].tolist()):
+                        height, width = int(own[k, :, 0].sum()), int(own[k, 0, :].sum())
                         yield row, np.ascontiguousarray(prob[k, :, :height, :width])
         finally:
             self.model.train(was_training)

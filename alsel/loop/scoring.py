@@ -24,7 +24,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from alsel.datasets.base import pad_batch
 
@@ -64,12 +63,9 @@ def presence_and_features(
 
     def logits_and_entropy(raw: object) -> torch.Tensor:
         valid = valids.pop(0)
-        logits = softmax_logits(raw, tuple(valid.shape[-2:]))
+        logits = softmax_logits(raw, tuple(valid.shape[-2:])).float()  # at the input size
         valid = valid.to(logits.device)
-        at_input = logits.float()
-        if tuple(at_input.shape[-2:]) != tuple(valid.shape[-2:]):
-            at_input = F.interpolate(at_input, size=valid.shape[-2:], mode="bilinear", align_corners=False)
-        prob = torch.softmax(at_input, dim=1)
+        prob = torch.softmax(logits, dim=1)
         pixel = -(prob * torch.log(prob.clamp_min(1e-12))).sum(dim=1)
         if bool(valid.all()):
             entropy.append(pixel.mean(dim=(1, 2)))

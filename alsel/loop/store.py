@@ -53,6 +53,8 @@ from typing import Any
 
 import numpy as np
 
+from alsel.datasets.base import IGNORE
+
 from .._files import atomic_write_text  # noqa: F401  (re-exported: oracles, experiment, annotate)
 from .._validation import plain
 from .store_check import FORMAT, StoreProblem, check_store, parse_json
@@ -69,7 +71,7 @@ class StoreError(ValueError):
 
 
 #: Pixel label "no label" in the loop (alsel.datasets.IGNORE); byte 255 in the file.
-NO_LABEL = -100
+NO_LABEL = IGNORE
 _NO_LABEL_BYTE = 255
 
 

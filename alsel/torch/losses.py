@@ -26,10 +26,10 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 
+from alsel.datasets.base import IGNORE  # pixel label "no label" (PyTorch's default ignore_index)
+
 #: Answer of a pair that was not asked (or not answered).
 UNKNOWN = -1
-#: Pixel label "no label" (PyTorch's default ``ignore_index``).
-IGNORE = -100
 #: What :func:`binary_feedback_loss` may pool: log-probabilities (default) or raw logits.
 SCORES = ("logprob", "logits")
 

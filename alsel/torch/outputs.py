@@ -114,7 +114,8 @@ def query_scores(
 def softmax_logits(raw: object, size: tuple[int, int] | None = None) -> torch.Tensor:
     """Scores (B, C, h, w) whose softmax over axis 1 gives the model's per-pixel class probabilities.
 
-    For a model with logits: its logits (:func:`logits_from_output`; float, differentiable). For a
+    For a model with logits: its logits (:func:`logits_from_output`; differentiable), as float32
+    resized bilinearly to ``size`` when given (default: left at the model's resolution). For a
     query-based model (MaskFormer / Mask2Former): the log of :func:`query_scores`' per-pixel
     probabilities, at ``size`` (default the mask logits' own size). A softmax of log-probabilities
     gives them back exactly, so a cross-entropy, the log-softmax pooling of
@@ -122,7 +123,10 @@ def softmax_logits(raw: object, size: tuple[int, int] | None = None) -> torch.Te
     query-based model right, and can train it (the log is differentiable).
     """
     if not _is_query_output(raw):
-        return logits_from_output(raw)
+        logits = logits_from_output(raw)
+        if size is None or tuple(logits.shape[-2:]) == tuple(size):
+            return logits
+        return F.interpolate(logits.float(), size=size, mode="bilinear", align_corners=False)
     n_images = raw.class_queries_logits.shape[0]
     size = tuple(raw.masks_queries_logits.shape[-2:]) if size is None else tuple(size)
     probabilities = query_scores(raw, n_images, size, None, 0)
