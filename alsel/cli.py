@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 import io
 import logging
-import math
 import os
 import re
 import sys
@@ -15,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__, cli_tools
+from ._argtypes import count, number
 from ._files import atomic_write_text
 from .annotate import labelstudio as annotate_labelstudio
 from .annotate import cli as annotate_cli
@@ -87,11 +87,11 @@ def _text_matrix_problem(file: Path, flag: str, text: str, delimiter: str | None
         fields = [f.strip() for f in (line.split(delimiter) if delimiter else line.split())]
         if not line.strip() or line.lstrip().startswith("#"):
             continue
-        bad = [f for f in fields if not _is_number(f)]
+        bad = [f for f in fields if not _isnumber(f)]
         if not bad:
             continue
         rest_numeric = all(
-            all(_is_number(f.strip()) for f in (other.split(delimiter) if delimiter else other.split()))
+            all(_isnumber(f.strip()) for f in (other.split(delimiter) if delimiter else other.split()))
             for other in lines[number:] if other.strip() and not other.lstrip().startswith("#")
         )
         if number == 1 and rest_numeric:
@@ -102,7 +102,7 @@ def _text_matrix_problem(file: Path, flag: str, text: str, delimiter: str | None
     return None
 
 
-def _is_number(field: str) -> bool:
+def _isnumber(field: str) -> bool:
     try:
         float(field)
     except ValueError:
@@ -165,38 +165,6 @@ def check_output_path(path: str | os.PathLike, flag: str, *, folder: bool = Fals
     return target
 
 
-def _count(minimum: int):
-    """An argparse type: an integer >= ``minimum``."""
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"must be >= {minimum}; got {value}")
-        return value
-
-    parse.__name__ = "integer"
-    return parse
-
-
-def _number(*, positive: bool):
-    """An argparse type: a finite number > 0 (``positive``) or >= 0."""
-    def parse(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-        if not math.isfinite(value):
-            raise argparse.ArgumentTypeError(f"must be a finite number; got {text}")
-        if value < 0 or (positive and value == 0):
-            raise argparse.ArgumentTypeError(f"must be {'> 0' if positive else '>= 0'}; got {text}")
-        return value
-
-    parse.__name__ = "number"
-    return parse
-
-
 #: The library's argument names in the CLI's words, applied to the messages of select, demo and
 #: bench (the library names arguments as Python does; the CLI user typed flags).
 _CLI_WORDS = [
@@ -228,12 +196,12 @@ def _add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rounding", default=None, choices=list(ROUNDINGS),
                         help="how the relaxed M becomes a selection (default: greedy+local without a formulation, "
                              "topb (the paper's) with one)")
-    parser.add_argument("--seed", type=_count(0), default=0, help="seed of the rounding's random choices")
-    parser.add_argument("--time-limit", type=_number(positive=True), default=None,
+    parser.add_argument("--seed", type=count(0), default=0, help="seed of the rounding's random choices")
+    parser.add_argument("--time-limit", type=number(positive=True), default=None,
                         help="solver time limit, seconds (default: none)")
     parser.add_argument("--algorithm", default=None,
                         help="solver algorithm, e.g. simplex, ipm, pdlp (default: the backend's)")
-    parser.add_argument("--tol", type=_number(positive=True), default=None,
+    parser.add_argument("--tol", type=number(positive=True), default=None,
                         help="tolerance of first-order solvers (default: the backend's)")
     parser.add_argument("--whole-lp", action="store_true",
                         help="solve the whole relaxation, not the working set of images (default: the "
@@ -445,9 +413,9 @@ def build_parser() -> argparse.ArgumentParser:
     sel.add_argument("--G", required=True, help="confidence matrix (C, N): .npy, .csv or .txt")
     sel.add_argument("--R", required=True,
                      help="redundancy matrix (N, N): .npy, .csv or .txt, or a sparse .npz (scipy.sparse.save_npz)")
-    sel.add_argument("--budget", type=_count(1), required=True, help="B, the number of queries")
-    sel.add_argument("--cmax", type=_count(1), required=True, help="C_max, queries per image at most")
-    sel.add_argument("--lam", type=_number(positive=False), required=True,
+    sel.add_argument("--budget", type=count(1), required=True, help="B, the number of queries")
+    sel.add_argument("--cmax", type=count(1), required=True, help="C_max, queries per image at most")
+    sel.add_argument("--lam", type=number(positive=False), required=True,
                      help="weight of the redundancy term (>= 0)")
     sel.add_argument("-o", "--output", default=None,
                      help="CSV file (image,class), written atomically (default: stdout)")
@@ -455,13 +423,13 @@ def build_parser() -> argparse.ArgumentParser:
     sel.set_defaults(run=_cmd_select, cli_words=True)
 
     demo = commands.add_parser("demo", help="a synthetic instance at the paper's scale")
-    demo.add_argument("--images", type=_count(1), default=1200, help="N, images in the pool")
-    demo.add_argument("--classes", type=_count(1), default=19, help="C, classes")
-    demo.add_argument("--budget", type=_count(1), default=200, help="B, the number of queries")
-    demo.add_argument("--cmax", type=_count(1), default=5, help="C_max, queries per image at most")
-    demo.add_argument("--lam", type=_number(positive=False), default=1.0,
+    demo.add_argument("--images", type=count(1), default=1200, help="N, images in the pool")
+    demo.add_argument("--classes", type=count(1), default=19, help="C, classes")
+    demo.add_argument("--budget", type=count(1), default=200, help="B, the number of queries")
+    demo.add_argument("--cmax", type=count(1), default=5, help="C_max, queries per image at most")
+    demo.add_argument("--lam", type=number(positive=False), default=1.0,
                       help="weight of the redundancy term (>= 0)")
-    demo.add_argument("--show", type=_count(0), default=10, help="how many queries to print (0: none)")
+    demo.add_argument("--show", type=count(0), default=10, help="how many queries to print (0: none)")
     demo.add_argument("--no-compare", dest="compare", action="store_false",
                       help="skip the paper's pipeline on the same problem")
     _add_pipeline_arguments(demo)

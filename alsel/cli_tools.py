@@ -8,24 +8,24 @@ import sys
 
 def add_commands(commands) -> None:
     """Register the bench and verify subcommands on an argparse subparsers object."""
-    from .cli import _count, _number
+    from ._argtypes import count, number
 
     bench = commands.add_parser(
         "bench", help="backends x formulations over a size sweep: table, CSV and plots")
     bench.add_argument("--sizes", default="300,1200", help="numbers of images N, e.g. 300,1200,5000")
-    bench.add_argument("--classes", type=_count(1), default=19, help="C of the synthetic instances")
+    bench.add_argument("--classes", type=count(1), default=19, help="C of the synthetic instances")
     bench.add_argument("--solvers", default="auto",
                        help="comma-separated backends (`alsel solvers`); auto: every usable LP "
                             "backend here, GPU ones included, but cvxpy, clarabel and gurobi (name those)")
     bench.add_argument("--formulations", default="symmetric", help="comma-separated formulations")
-    bench.add_argument("--repeat", type=_count(1), default=1, help="runs of each combination")
-    bench.add_argument("--time-limit", type=_number(positive=True), default=600.0, help="seconds per solve")
-    bench.add_argument("--seed", type=_count(0), default=0, help="seed of the synthetic instances")
+    bench.add_argument("--repeat", type=count(1), default=1, help="runs of each combination")
+    bench.add_argument("--time-limit", type=number(positive=True), default=600.0, help="seconds per solve")
+    bench.add_argument("--seed", type=count(0), default=0, help="seed of the synthetic instances")
     bench.add_argument("--G", default=None, help="your own G (C, N) instead of the synthetic sweep (default: none)")
     bench.add_argument("--R", default=None, help="your own R (N, N), with --G (default: none)")
-    bench.add_argument("--budget", type=_count(1), default=None, help="B for --G/--R (default: N/6)")
-    bench.add_argument("--cmax", type=_count(1), default=5, help="C_max for --G/--R")
-    bench.add_argument("--lam", type=_number(positive=False), default=1.0, help="lam for --G/--R")
+    bench.add_argument("--budget", type=count(1), default=None, help="B for --G/--R (default: N/6)")
+    bench.add_argument("--cmax", type=count(1), default=5, help="C_max for --G/--R")
+    bench.add_argument("--lam", type=number(positive=False), default=1.0, help="lam for --G/--R")
     bench.add_argument("--out", default="alsel-bench",
                        help="folder for bench.csv (rows appended, one run id per invocation) and the plots")
     bench.add_argument("--whole-lp", action="store_true",
@@ -43,8 +43,8 @@ def add_commands(commands) -> None:
     verify.add_argument("--solver", default="highs", help="backend to check (`alsel solvers`)")
     verify.add_argument("--formulation", default="symmetric", help="formulation to check")
     verify.add_argument("--checks", default=None, help="comma-separated subset of the checks (default: all)")
-    verify.add_argument("--examples", type=_count(1), default=50, help="instances per check")
-    verify.add_argument("--seed", type=_count(0), default=0, help="seed of the instance generator")
+    verify.add_argument("--examples", type=count(1), default=50, help="instances per check")
+    verify.add_argument("--seed", type=count(0), default=0, help="seed of the instance generator")
     verify.add_argument("--out", default="alsel-counterexamples", help="folder for counterexamples")
     verify.set_defaults(run=_cmd_verify)
 

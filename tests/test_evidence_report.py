@@ -218,7 +218,7 @@ def test_cli_writes_the_report_and_prints_verdicts(tmp_path, capsys):
 @pytest.mark.parametrize("argv, pattern", [
     (["missing.csv"], "results file missing.csv does not exist"),
     (["{csv}", "--reference", "ee"], "--reference 'ee' has no complete run"),
-    (["{csv}", "--level", "95"], "--level must be in"),
+    (["{csv}", "--level", "95"], "--level: must be in (0, 1)"),
     (["{csv}", "--profile", "mars"], "--profile 'mars'"),
     (["{csv}", "{csv}"], "given twice"),
 ])

@@ -12,10 +12,10 @@ module         its one job
 docs/data.md describes the layout of a data set on disk and its conventions.
 """
 
-from alsel.datasets.base import IGNORE, ArrayImageSet, ImageSet, LabelSpace, Split, Subset, pad_batch
+from alsel.datasets.base import IGNORE, UNKNOWN, ArrayImageSet, ImageSet, LabelSpace, Split, Subset, pad_batch
 from alsel.datasets.digits import DIGIT_LABELS, DigitSource, write_folder
 from alsel.datasets.folder import FolderError, FolderSource, ImageFolder
 
 # scikit-learn (digits) and Pillow (folders) are imported when first used: the loop extra.
-__all__ = ["DIGIT_LABELS", "IGNORE", "ArrayImageSet", "DigitSource", "FolderError", "FolderSource",
+__all__ = ["DIGIT_LABELS", "IGNORE", "UNKNOWN", "ArrayImageSet", "DigitSource", "FolderError", "FolderSource",
            "ImageFolder", "ImageSet", "LabelSpace", "Split", "Subset", "pad_batch", "write_folder"]

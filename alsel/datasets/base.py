@@ -23,6 +23,9 @@ import numpy as np
 
 #: Pixel label "no label" inside alsel (PyTorch's default ``ignore_index``).
 IGNORE = -100
+#: Answer of a pair that was not asked (or not answered) in an answers matrix (N, C), beside
+#: 1 = present and 0 = absent; column j is label ``LabelSpace.queryable[j]``.
+UNKNOWN = -1
 
 
 @dataclass(frozen=True)

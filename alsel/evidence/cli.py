@@ -5,19 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 
+from .._argtypes import fraction
+
 __all__ = ["add_command"]
-
-
-def _fraction(flag: str):
-    def parse(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{flag} must be a number in (0, 1); got {text!r}.") from None
-        if not 0 < value < 1:
-            raise argparse.ArgumentTypeError(f"{flag} must be in (0, 1); got {text!r}.")
-        return value
-    return parse
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
@@ -58,8 +48,8 @@ def add_command(commands) -> None:
     report.add_argument("results", nargs="+", help="results.csv files of alsel run")
     report.add_argument("-o", "--out", required=True, help="folder for the report")
     report.add_argument("--reference", default="proposed", help="the method compared with every other")
-    report.add_argument("--level", type=_fraction("--level"), default=0.95, help="confidence level of the intervals")
-    report.add_argument("--alpha", type=_fraction("--alpha"), default=0.05,
+    report.add_argument("--level", type=fraction, default=0.95, help="confidence level of the intervals")
+    report.add_argument("--alpha", type=fraction, default=0.05,
                         help="significance level of the Holm-adjusted paired t-tests")
     report.add_argument("--profile", default=None,
                         help="cost profile of the λ figure's AUC panel (default: the config's cost_profile)")

@@ -53,7 +53,7 @@ from typing import Any
 
 import numpy as np
 
-from alsel.datasets.base import IGNORE
+from alsel.datasets.base import IGNORE, UNKNOWN  # noqa: F401  (UNKNOWN re-exported)
 
 from .._files import atomic_write_text  # noqa: F401  (re-exported: oracles, experiment, annotate)
 from .._validation import plain
@@ -61,9 +61,6 @@ from .store_check import FORMAT, StoreProblem, check_store, parse_json
 
 VERSION = 3
 PRESENT, ABSENT, UNANSWERED = "present", "absent", "unknown"
-#: Code of an unanswered pair in answer matrices (1 = present, 0 = absent). Defined here, not in
-#: the torch-side ``losses``, so that reading a store (the web app, Label Studio) needs no torch.
-UNKNOWN = -1
 
 
 class StoreError(ValueError):

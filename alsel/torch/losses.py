@@ -26,10 +26,7 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 
-from alsel.datasets.base import IGNORE  # pixel label "no label" (PyTorch's default ignore_index)
-
-#: Answer of a pair that was not asked (or not answered).
-UNKNOWN = -1
+from alsel.datasets.base import IGNORE, UNKNOWN  # "no label" pixels, unanswered pairs
 #: What :func:`binary_feedback_loss` may pool: log-probabilities (default) or raw logits.
 SCORES = ("logprob", "logits")
 
