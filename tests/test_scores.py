@@ -129,6 +129,16 @@ def test_knn_chunks_give_the_same_matrix():
         assert abs(chunked - whole).max() == 0
 
 
+@pytest.mark.parametrize("pair_chunk", [1, 7, 1 << 16])
+def test_knn_pair_cosines_by_chunks_are_the_dense_cosines(monkeypatch, pair_chunk):
+    F = np.random.default_rng(4).normal(size=(40, 6))
+    monkeypatch.setattr(scores, "PAIR_CHUNK", pair_chunk)
+    R = scores.knn_redundancy(F, 5, mapping="none")
+    rows, cols = R.nonzero()
+    assert rows.size > 7 * 20  # many chunks of 7 pairs
+    np.testing.assert_allclose(R.toarray()[rows, cols], scores.cosine_similarity(F)[rows, cols], atol=1e-12)
+
+
 def test_knn_R_drives_the_sparse_formulation():
     rng = np.random.default_rng(4)
     F, G = rng.normal(size=(40, 6)), rng.random((5, 40))
