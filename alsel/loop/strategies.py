@@ -65,6 +65,11 @@ class Context:
     labels : dict or None
         Pool id -> current (partial) pixel labels of the candidates that have any
         (:data:`~alsel.loop.store.NO_LABEL` where a pixel has none); None if not given.
+    asked : dict or None
+        Pool id -> bool (H, W) mask of the pixels already asked in a region of an earlier round
+        (:meth:`~alsel.loop.store.AnswerStore.asked_pixels`), for the candidates that have any; a
+        pixel may be asked and still unlabelled (void in the ground truth, or sieved out). A
+        region-level strategy asks none of them again. None if not given.
     label_counts : int array (L,) or None
         Labelled pixels per label over every labelled image (L and those annotated since).
     """
@@ -78,6 +83,7 @@ class Context:
     pixels: Any = None
     labels: dict[int, np.ndarray] | None = None
     label_counts: np.ndarray | None = None
+    asked: dict[int, np.ndarray] | None = None
 
 
 @dataclass(frozen=True)
