@@ -108,7 +108,7 @@ class Strategy:
     request.
 
     Optional hooks the loop honours: ``needs_pixels`` (True: the context carries a
-    :class:`~alsel.loop.pixels.PixelView` and the candidates' labels), ``region_annotation``
+    :class:`~alsel.loop.pixels.PixelView`, the candidates' labels and their asked masks), ``region_annotation``
     ("pixels" or "dominant": what the oracle gives for a region), ``sieve(image, labels,
     regions, probabilities)`` (cleans a region annotation with the model that chose it) and
     ``self_training`` (a :class:`~alsel.loop.selftrain.SelfTraining` the loop wraps around
