@@ -267,7 +267,7 @@ def test_store_file_check_refuses_a_damaged_region_entry(tmp_path):
         AnswerStore.load(store.path)
 
 
-def test_version_2_store_is_read_and_written_as_version_3(tmp_path):
+def test_version_2_store_is_read_and_written_as_version_4(tmp_path):
     v2 = {"format": "alsel-answer-store", "version": 2, "n_images": 3, "classes": ["a"],
           "image_names": None, "iteration": 0, "answers": {},
           "labels": {"0": {"shape": [1, 2], "data": base64.b64encode(bytes([1, 0])).decode()}},
@@ -278,7 +278,7 @@ def test_version_2_store_is_read_and_written_as_version_3(tmp_path):
     assert store.n_regions == 0 and store.pending_regions == {} and not store.in_round
     store.begin_round(regions={1: np.array([[1, 0]])})
     data = json.loads(path.read_text())
-    assert data["version"] == 3 and data["region_counts"] == {} and "1" in data["pending"]["regions"]
+    assert data["version"] == 4 and data["region_counts"] == {} and data["asked"] == {} and "1" in data["pending"]["regions"]
 
 
 # ------------------------------------------------------------------------------- oracles

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 pytest.importorskip("torch")  # alsel.loop.store takes UNKNOWN from alsel.loop.losses (torch)
 pytest.importorskip("jsonschema")
 
-from alsel.loop.store import AnswerStore, StoreError  # noqa: E402
+from alsel.loop.store import NO_LABEL, AnswerStore, StoreError  # noqa: E402
 
 CLASSES = [f"c{k}" for k in range(10)]
 N = 6
@@ -154,7 +154,7 @@ REFUSED = [
     ("n_images text", _set("n_images", value="6"), "n_images"),
     ("n_images 0", _set("n_images", value=0), "n_images"),
     ("n_images smaller", _set("n_images", value=3), 'answers["4"]'),
-    ("version 4", _set("version", value=4), "version"),
+    ("version 5", _set("version", value=5), "version"),
     ("no format", _delete("format"), "format"),
 ]
 
@@ -272,7 +272,7 @@ def test_provenance_is_kept_and_read_back(tmp_path):
     assert again.provenance(3, 2) is None
     stamp = datetime.fromisoformat(first["at"].replace("Z", "+00:00"))
     assert stamp.tzinfo is not None and first["at"].endswith("Z")
-    assert json.loads(store.path.read_text())["version"] == 3
+    assert json.loads(store.path.read_text())["version"] == 4
     with pytest.raises(StoreError, match="unknown image"):
         again.provenance(-1, 3)
 
@@ -330,12 +330,125 @@ def test_version_1_is_read_and_upgraded_on_the_next_change(tmp_path):
     np.testing.assert_array_equal(store.label(0), [[1, 0]])
     store.record([(2, 1, True)], by="dana", seconds=3.0)
     data = json.loads(path.read_text())
-    assert data["version"] == 3
+    assert data["version"] == 4
     assert data["answers"]["1"]["1"] == {"answer": "no", "by": "unknown", "seconds": None, "at": None}
     assert AnswerStore.load(path).answers() == {(1, 0): True, (1, 1): False, (2, 1): True}
     v1["answers"]["1"]["1"] = "No"
     path.write_text(json.dumps(v1))
     _expect_refused(path, 'answers["1"]["1"]')
+
+
+# ---------------------------------------------------------------------------------- asked pixels
+# Image 2 (2 x 3) is asked regions in two rounds; pixel (0, 1) is void in the ground truth, so it
+# stays unlabelled although it was asked (and paid for).
+ROUND_1 = np.array([[1, 1, 0], [0, 0, 2]])
+ROUND_2 = np.array([[0, 0, 1], [1, 1, 0]])
+NO = NO_LABEL
+
+
+def _region_run(tmp_path, rounds: int = 1) -> AnswerStore:
+    store = AnswerStore.create(tmp_path / "r.json", 4, ["a", "b"], labels={0: np.zeros((2, 3), int)})
+    store.begin_round(regions={2: ROUND_1}, row={"iteration": 0})
+    store.add_region_labels({2: np.array([[4, NO, NO], [NO, NO, 5]])})
+    store.end_round()
+    if rounds == 2:
+        store.begin_round(regions={2: ROUND_2}, row={"iteration": 1})
+        store.add_region_labels({2: np.array([[NO, NO, NO], [6, NO, NO]])})
+        store.end_round()
+    return store
+
+
+def test_asked_pixels_are_kept_packed_as_version_4_and_read_back(tmp_path):
+    store = _region_run(tmp_path)
+    data = json.loads(store.path.read_text())
+    assert data["version"] == 4
+    # bits 110 001, padded with two zeros: 0b11000100 = 0xC4
+    assert data["asked"] == {"2": {"shape": [2, 3], "data": base64.b64encode(bytes([0xC4])).decode()}}
+    again = AnswerStore.load(store.path)
+    np.testing.assert_array_equal(again.asked_pixels(2), [[True, True, False], [False, False, True]])
+    assert again.asked_pixels(1) is None and again.asked_pixels(0) is None, "L and untouched images"
+    assert list(again.asked_regions()) == [2]
+    np.testing.assert_array_equal(again.label(2), [[4, NO, NO], [NO, NO, 5]])
+    with pytest.raises(StoreError, match="unknown image"):
+        again.asked_pixels(4)
+
+
+def test_add_region_labels_accumulates_the_union_of_the_asked_regions(tmp_path):
+    store = _region_run(tmp_path, rounds=2)
+    np.testing.assert_array_equal(store.asked_pixels(2), np.ones((2, 3), bool))
+    assert json.loads(store.path.read_text())["asked"]["2"]["data"] == base64.b64encode(bytes([0xFC])).decode()
+    assert store.region_counts() == {2: 3}
+    np.testing.assert_array_equal(AnswerStore.load(store.path).asked_pixels(2), np.ones((2, 3), bool))
+
+
+def test_a_region_over_pixels_asked_before_is_refused_even_if_they_are_unlabelled(tmp_path):
+    store = _region_run(tmp_path)
+    before = store.path.read_bytes()
+    with pytest.raises(StoreError, match=r"image\(s\) 2 asks pixels asked in an earlier round"):
+        store.begin_round(regions={2: np.array([[0, 1, 0], [0, 0, 0]])}, row={"iteration": 1})  # (0, 1): void
+    assert store.path.read_bytes() == before and not store.in_round
+    store.begin_round(regions={2: ROUND_2}, row={"iteration": 1})  # the pixels never asked
+
+
+def _v3(pending: dict) -> dict:
+    """A version-3 store written by hand: L = {0}; image 2 asked one region in round 0 (its
+    pixel (0, 1) void); round 1 in progress with image 3's region annotated (pixel (1, 2) void)."""
+    def label(values):
+        return {"shape": [2, 3], "data": base64.b64encode(bytes(values)).decode()}
+    return {"format": "alsel-answer-store", "version": 3, "n_images": 4, "classes": ["a", "b"],
+            "image_names": None, "iteration": 1, "answers": {},
+            "labels": {"0": label([0] * 6), "2": label([4, 255, 255, 255, 255, 5]),
+                       "3": label([255, 255, 255, 7, 7, 255])},
+            "initial": [0], "region_counts": {"2": 2, "3": 1},
+            "pending": {"queries": [], "images": [], "regions": pending},
+            "history": [{"iteration": 0}, {"iteration": 1}], "meta": {}}
+
+
+def test_a_version_3_store_is_read_with_its_asked_pixels_derived(tmp_path):
+    region = {"shape": [2, 3], "data": base64.b64encode(bytes([0, 0, 0, 1, 1, 1])).decode(), "done": True}
+    path = tmp_path / "v3.json"
+    path.write_text(json.dumps(_v3({"3": region})))
+    before = path.read_bytes()
+    store = AnswerStore.load(path)
+    assert path.read_bytes() == before, "loading does not rewrite"
+    # version 3 did not keep them: the labelled pixels, plus the annotated pending region
+    np.testing.assert_array_equal(store.asked_pixels(2), [[True, False, False], [False, False, True]])
+    np.testing.assert_array_equal(store.asked_pixels(3), [[False, False, False], [True, True, True]])
+    assert store.asked_pixels(1) is None
+    store.end_round()
+    data = json.loads(path.read_text())
+    assert data["version"] == 4 and sorted(data["asked"]) == ["2", "3"]
+    np.testing.assert_array_equal(AnswerStore.load(path).asked_pixels(3), [[False] * 3, [True] * 3])
+
+
+def _asked(data_bytes: bytes) -> str:
+    return base64.b64encode(data_bytes).decode()
+
+
+ASKED_REFUSED = [
+    ("asked data short", _set("asked", "2", "data", value=""), 'asked["2"]["data"]'),
+    ("asked data long", _set("asked", "2", "data", value=_asked(bytes([0xC4, 0]))), 'asked["2"]["data"]'),
+    ("asked not base64", _set("asked", "2", "data", value="!!!!"), 'asked["2"]["data"]'),
+    ("asked padding set", _set("asked", "2", "data", value=_asked(bytes([0xC5]))), 'asked["2"]["data"]'),
+    ("asked shape differs", _set("asked", "2", "shape", value=[3, 2]), 'asked["2"]["shape"]'),
+    ("asked shape 3-D", _set("asked", "2", "shape", value=[1, 2, 3]), 'asked["2"]["shape"]'),
+    ("asked extra key", _set("asked", "2", "done", value=True), 'asked["2"]["done"]'),
+    ("asked no data", _delete("asked", "2", "data"), 'asked["2"]["data"]'),
+    ("asked image of L", _set("asked", "0", value={"shape": [2, 3], "data": _asked(bytes([0xC4]))}),
+     'asked["0"]'),
+    ("asked image 99", _move("2", "99", "asked"), 'asked["99"]'),
+    ("asked image 01", _move("2", "01", "asked"), 'asked["01"]'),
+    ("asked missing", _delete("asked", "2"), 'asked["2"]'),
+    ("asked key missing", _delete("asked"), "asked"),
+    ("asked not an object", _set("asked", "2", value="xA=="), 'asked["2"]'),
+]
+
+
+@pytest.mark.parametrize("change, where", [c[1:] for c in ASKED_REFUSED], ids=[c[0] for c in ASKED_REFUSED])
+def test_a_bad_asked_mask_is_refused_naming_the_key(tmp_path, change, where):
+    store = _region_run(tmp_path)
+    _edit(store.path, change)
+    _expect_refused(store.path, where)
 
 
 # ---------------------------------------------------------------------------------- who answers
@@ -392,6 +505,8 @@ def _exercise(store: AnswerStore) -> None:
         assert store.provenance(i, c)["answer"] == ("yes" if present else "no")
     for i in store.labeled_images():
         assert store.label(i).ndim == 2
+    for i, asked in store.asked_regions().items():
+        assert asked.dtype == bool and asked.shape == store.label(i).shape
     store.unanswered_pending(), store.unlabeled_pending(), store.history, store.image_names
     for i in range(store.n_images):
         for c in range(store.n_classes):

@@ -30,7 +30,7 @@ from .metrics import evaluate
 from .pixels import PixelView
 from .scoring import presence_and_features
 from .store import NO_LABEL, AnswerStore, StoreError
-from .strategies import Context, Strategy
+from .strategies import Context, Request, Strategy
 from .train import TrainConfig, TrainStep, train_model, training_set
 
 logger = logging.getLogger(__name__)
@@ -212,10 +212,12 @@ class ActiveLearningLoop:
         if self.strategy.kind == "binary":
             open_pairs = (self.store.answer_matrix() < 0).any(axis=1)
             return np.flatnonzero(~labelled & open_pairs)
-        if self.strategy.kind == "region":  # any image outside L with a pixel still unlabelled
+        if self.strategy.kind == "region":  # images outside L with a pixel never asked, unlabelled
             open_ = ~labelled
             for i in self.store.labeled_images():
-                open_[i] = bool((self.store.label(i) == NO_LABEL).any())
+                free = self.store.label(i) == NO_LABEL
+                asked = self.store.asked_pixels(i)
+                open_[i] = bool((free if asked is None else free & ~asked).any())
             open_[self.store.initial_images] = False
             return np.flatnonzero(open_)
         return np.flatnonzero(~labelled)
@@ -271,15 +273,10 @@ class ActiveLearningLoop:
             store.add_row(row)
             return row
         candidates = self._candidates()
-        pool_scores = presence_and_features(
-            model, self.pool, self.labels.queryable, self.settings.batch_size, ids=candidates,
-            features=self.settings.features, size_divisor=self.size_divisor(model))
-        rng = np.random.default_rng([settings.seed, store.iteration, 7])
-        answers = store.answer_matrix()[candidates]
-        budget = settings.pixel_budget if self.strategy.kind == "pixel" else settings.budget
-        extra = self._pixel_context(model, candidates) if getattr(self.strategy, "needs_pixels", False) else {}
-        request = self.strategy.propose(
-            Context(candidates, pool_scores, answers, budget, settings.c_max, rng, **extra))
+        if len(candidates):
+            request = self._propose(model, candidates)
+        else:  # everything has been asked: the round asks nothing (and costs nothing)
+            request = Request()
         row.update({f"select_{k}": v for k, v in request.info.items()})
         store.begin_round(request.queries, request.images, regions=request.regions, row=row)
         logger.info("%s seed %d round %d: mIoU %.2f, asking %d queries / %d images / %d regions",
@@ -287,6 +284,18 @@ class ActiveLearningLoop:
                     len(request.queries), len(request.images), request.n_regions)
         self._ask()
         return row
+
+    def _propose(self, model: torch.nn.Module, candidates: np.ndarray) -> Request:
+        """The strategy's request, from the scores of ``candidates`` (not empty) under ``model``."""
+        store, settings = self.store, self.settings
+        pool_scores = presence_and_features(
+            model, self.pool, self.labels.queryable, settings.batch_size, ids=candidates,
+            features=settings.features, size_divisor=self.size_divisor(model))
+        rng = np.random.default_rng([settings.seed, store.iteration, 7])
+        answers = store.answer_matrix()[candidates]
+        budget = settings.pixel_budget if self.strategy.kind == "pixel" else settings.budget
+        extra = self._pixel_context(model, candidates) if getattr(self.strategy, "needs_pixels", False) else {}
+        return self.strategy.propose(Context(candidates, pool_scores, answers, budget, settings.c_max, rng, **extra))
 
     def _pixel_view(self, model: torch.nn.Module, ids) -> PixelView:
         """Per-pixel probabilities of the pool images ``ids`` under ``model``, on demand. Batches
@@ -296,7 +305,8 @@ class ActiveLearningLoop:
 
     def _pixel_context(self, model: torch.nn.Module, candidates: np.ndarray) -> dict:
         """Context fields of strategies that look at pixels: predictions on demand, the
-        candidates' partial labels, labelled pixels per label (each image at its own size)."""
+        candidates' partial labels and asked masks, labelled pixels per label (each image at its
+        own size)."""
         store, n_labels = self.store, self.labels.n_labels
         self._view = self._pixel_view(model, candidates)
         labelled = store.labeled_images()
@@ -306,7 +316,8 @@ class ActiveLearningLoop:
             counts += np.bincount(mask[mask != NO_LABEL].ravel(), minlength=n_labels)[:n_labels]
         in_pool = set(candidates.tolist())
         return {"pixels": self._view, "labels": {i: store.label(i) for i in labelled if i in in_pool},
-                "label_counts": counts}
+                "label_counts": counts,
+                "asked": {i: mask for i, mask in store.asked_regions().items() if i in in_pool}}
 
     def run(self, progress: Callable[[dict | None], None] | None = None) -> list[dict]:
         """Run rounds until done; returns the store's history."""

@@ -17,15 +17,16 @@ types, ids in range, no duplicate JSON keys, labels, pending round and iteration
 refuses it with a :class:`StoreError` naming the file and the key; a refused file is never
 written.
 
-File layout (JSON, version 3)::
+File layout (JSON, version 4)::
 
-    {"format": "alsel-answer-store", "version": 3, "n_images": N, "classes": [...],
+    {"format": "alsel-answer-store", "version": 4, "n_images": N, "classes": [...],
      "image_names": [...] | null, "iteration": k,
      "answers": {"17": {"3": {"answer": "yes", "by": "alice", "seconds": 2.4,
                                "at": "2026-12-04T16:40:00.000Z"}, ...}, ...},
      "labels": {"0": {"shape": [H, W], "data": "<base64 of uint8 pixels>"}, ...},
          (a pixel byte is its label 0..254, or 255 for "no label": IGNORE in the loop)
      "initial": [ids of L], "region_counts": {"5": 3, ...},
+     "asked": {"5": {"shape": [H, W], "data": "<base64 of np.packbits of the bool mask>"}, ...},
      "pending": {"queries": [[i, c], ...], "images": [...],
                  "regions": {"5": {"shape": [H, W], "data": "<base64 of uint8>", "done": false}}},
      "history": [{...result row...}, ...], "meta": {...}}
@@ -34,10 +35,20 @@ Region-level strategies ask for *regions* of images: a pending region map holds,
 (not asked) or the id 1..255 of the region it belongs to; ``done`` turns true when the image's
 annotation of those regions is merged into its label (a pixel labelled once keeps its label).
 ``region_counts`` is how many regions of each image have been annotated (the cost of Table 1).
+``asked`` holds, for every image in ``region_counts`` (and only those), the union of all the
+region maps annotated in it so far: the pixels already asked (and paid for), row-major, packed
+8 to a byte (``np.packbits``, zero padding bits), at the shape of the image's label. A pixel can
+be asked and still have no label (void in the ground truth, or sieved out), so the asked mask,
+not the label, says what a region-level strategy may still ask; the store refuses a region
+that overlaps it.
 
-Version 1 (answers as plain ``"yes"`` / ``"no"``) and version 2 (no regions) are still read;
-version-1 answers get ``by = "unknown"``, ``seconds = null``, ``at = null``; both get no regions;
-the next change writes version 3.
+Versions 1 (answers as plain ``"yes"`` / ``"no"``), 2 (no regions) and 3 (regions, no asked
+masks) are still read; version-1 answers get ``by = "unknown"``, ``seconds = null``, ``at =
+null``; versions 1 and 2 get no regions. A version-3 store did not record which pixels were
+asked: the asked mask of each image with ``region_counts`` is derived as its labelled pixels
+(L is never asked for regions), plus the region maps of the round in progress already
+annotated. Asked pixels that got no label (void, sieved) are unknown there, so they may be
+asked once more, as before version 4. The next change writes version 4.
 """
 
 from __future__ import annotations
@@ -59,7 +70,7 @@ from .._files import atomic_write_text  # noqa: F401  (re-exported: oracles, exp
 from .._validation import plain
 from .store_check import FORMAT, StoreProblem, check_store, parse_json
 
-VERSION = 3
+VERSION = 4
 PRESENT, ABSENT, UNANSWERED = "present", "absent", "unknown"
 
 
@@ -116,12 +127,24 @@ def _decode_regions(entry: dict) -> np.ndarray:
     return raw.reshape(entry["shape"]).astype(np.int64)
 
 
+def _encode_asked(asked: np.ndarray) -> dict:
+    """A bool (H, W) mask of asked pixels as ``{"shape", "data"}``: 8 pixels a byte."""
+    packed = np.packbits(np.asarray(asked, dtype=bool).ravel())
+    return {"shape": [int(n) for n in asked.shape], "data": base64.b64encode(packed.tobytes()).decode("ascii")}
+
+
+def _decode_asked(entry: dict) -> np.ndarray:
+    height, width = entry["shape"]
+    raw = np.frombuffer(base64.b64decode(entry["data"]), dtype=np.uint8)
+    return np.unpackbits(raw, count=height * width).astype(bool).reshape(height, width)
+
+
 def _count_regions(region_map: np.ndarray) -> int:
     return int(np.count_nonzero(np.bincount(region_map.ravel(), minlength=256)[1:]))
 
 
 def _upgrade(data: dict) -> dict:
-    """An older store as version 3, in memory (the file changes only with the next save)."""
+    """An older store as version 4, in memory (the file changes only with the next save)."""
     if data["version"] == 1:
         data["answers"] = {
             image: {cls: {"answer": value, "by": "unknown", "seconds": None, "at": None}
@@ -131,6 +154,14 @@ def _upgrade(data: dict) -> dict:
     if data["version"] < 3:
         data["pending"]["regions"] = {}
         data["region_counts"] = {}
+    if data["version"] < 4:  # which pixels were asked was not kept: the labelled ones, at least
+        done = {i: e for i, e in data["pending"]["regions"].items() if e["done"]}
+        data["asked"] = {}
+        for image in data["region_counts"]:
+            asked = _decode_mask(data["labels"][image]) != NO_LABEL
+            if image in done:
+                asked |= _decode_regions(done[image]) > 0
+            data["asked"][image] = _encode_asked(asked)
     data["version"] = VERSION
     return data
 
@@ -146,6 +177,7 @@ class AnswerStore:
         self.path = Path(path)
         self._data = data
         self._labels_cache: dict[int, np.ndarray] = {}
+        self._asked_cache: dict[int, np.ndarray] = {}
 
     # ------------------------------------------------------------------ creation and I/O
     @classmethod
@@ -183,6 +215,7 @@ class AnswerStore:
             "labels": {},
             "initial": [],
             "region_counts": {},
+            "asked": {},
             "pending": {"queries": [], "images": [], "regions": {}},
             "history": [],
             "meta": meta,
@@ -313,6 +346,23 @@ class AnswerStore:
         """Image id -> number of its regions annotated so far (images with any)."""
         return {int(i): int(n) for i, n in self._data["region_counts"].items()}
 
+    def asked_pixels(self, image: int) -> np.ndarray | None:
+        """Bool (H, W): the pixels of ``image`` in any region annotated so far (labelled or not:
+        a void or sieved pixel was asked too); None if no region of it has been annotated.
+
+        A region-level strategy asks only pixels outside it (the store refuses the others)."""
+        (image,) = self._image_ids([image], "asked_pixels")
+        if image not in self._asked_cache:
+            entry = self._data["asked"].get(str(image))
+            if entry is None:
+                return None
+            self._asked_cache[image] = _decode_asked(entry)
+        return self._asked_cache[image].copy()
+
+    def asked_regions(self) -> dict[int, np.ndarray]:
+        """Image id -> :meth:`asked_pixels`, for every image with annotated regions."""
+        return {int(i): self.asked_pixels(int(i)) for i in self._data["asked"]}
+
     def _entry(self, image: int, cls: int) -> dict | None:
         return self._data["answers"].get(str(image), {}).get(str(cls))
 
@@ -377,6 +427,11 @@ class AnswerStore:
         return [i for i in self.pending_images if str(i) not in self._data["labels"]]
 
     # ------------------------------------------------------------------ validation
+    def _image_ids(self, images: Iterable, what: str) -> list[int]:
+        images = list(images)
+        self._check_images(images, what)
+        return [int(i) for i in images]
+
     def _check_images(self, images: Iterable, what: str) -> None:
         bad = [i for i in images if not _is_index(i, self.n_images)]
         if bad:
@@ -521,7 +576,8 @@ class AnswerStore:
         """Store the annotation of pending regions: image id -> (H, W) labels, IGNORE
         (:data:`NO_LABEL`) outside the image's pending regions (it may be IGNORE inside too: a
         pixel without a label). Each is merged into the image's label: a pixel that already has a
-        label keeps it. The image's regions are then done and count towards ``region_counts``.
+        label keeps it. The image's regions are then done and count towards ``region_counts``, and
+        their pixels join the image's asked mask (:meth:`asked_pixels`), labelled or not.
 
         Raises StoreError, before anything is stored, for an image without pending regions (or
         whose regions are already done), a shape that differs from its region map, or a label
@@ -548,27 +604,29 @@ class AnswerStore:
             _encode_mask(mask)  # validates the label values
             old = self.label(int(image)) if key in self._data["labels"] else None
             merged = mask.astype(np.int64) if old is None else np.where(old != NO_LABEL, old, mask)
-            updates[key] = (_encode_mask(merged), _count_regions(regions))
-        table, counts = self._data["labels"], self._data["region_counts"]
-        old_state = {k: (table.get(k), counts.get(k), pending[k]["done"]) for k in updates}
-        for key, (encoded, n) in updates.items():
+            before = self.asked_pixels(int(image))
+            asked = (regions > 0) if before is None else before | (regions > 0)
+            updates[key] = (_encode_mask(merged), _count_regions(regions), _encode_asked(asked))
+        table, counts, asked_table = self._data["labels"], self._data["region_counts"], self._data["asked"]
+        old_state = {k: (table.get(k), counts.get(k), asked_table.get(k), pending[k]["done"]) for k in updates}
+        for key, (encoded, n, asked) in updates.items():
             table[key] = encoded
             counts[key] = counts.get(key, 0) + n
+            asked_table[key] = asked
             pending[key]["done"] = True
         self._labels_cache.clear()
+        self._asked_cache.clear()
 
         def undo() -> None:
-            for key, (label, count, done) in old_state.items():
-                if label is None:
-                    table.pop(key, None)
-                else:
-                    table[key] = label
-                if count is None:
-                    counts.pop(key, None)
-                else:
-                    counts[key] = count
+            for key, (label, count, asked, done) in old_state.items():
+                for target, value in ((table, label), (counts, count), (asked_table, asked)):
+                    if value is None:
+                        target.pop(key, None)
+                    else:
+                        target[key] = value
                 pending[key]["done"] = done
             self._labels_cache.clear()
+            self._asked_cache.clear()
 
         if updates:
             self._commit(undo, save)
@@ -602,7 +660,8 @@ class AnswerStore:
 
         ``regions`` (region-level strategies): image id -> region map (bool mask of one region, or
         int (H, W) with 0 outside and 1..255 for each region asked), on images outside L whose
-        label, if any, has the same shape.
+        label, if any, has the same shape, and on pixels not asked before (:meth:`asked_pixels`):
+        a pixel is asked, and paid for, once.
 
         A store keeps either no result rows or one per round, so once it has rows every round
         needs one (``row["iteration"]``, if given, must be the store's iteration).
@@ -636,6 +695,11 @@ class AnswerStore:
         if wrong:
             raise StoreError(f"regions: the region map of image(s) {_show(wrong)} does not have the shape "
                              "of the image's label.")
+        again = sorted(int(i) for i in regions if str(int(i)) in self._data["asked"]
+                       and (self.asked_pixels(int(i)) & (np.asarray(regions[i]) > 0)).any())
+        if again:
+            raise StoreError(f"regions: the region map of image(s) {_show(again)} asks pixels asked in an "
+                             "earlier round (store.asked_pixels); ask each pixel once.")
         if row is not None:
             row = self._check_row(row, "begin_round")
         elif self._data["history"]:

@@ -6,8 +6,10 @@ what a schema cannot: ids within ``n_images`` and the number of classes, object 
 canonical decimal ids (``"-1"``, ``"01"``, ``" 1"`` are refused: they would name another image
 or a second entry for one), pixel labels whose base64 decodes to exactly ``H * W`` bytes, the
 initial set among the labelled images, pending queries that are valid, distinct pairs on
-unlabelled images, and an ``iteration`` that agrees with the result rows. Duplicate JSON keys
-are found while parsing (:func:`parse_json`).
+unlabelled images, region maps and asked masks (version 4: one per image with
+``region_counts``, at its label's shape, packed bits whose padding is zero), and an
+``iteration`` that agrees with the result rows. Duplicate JSON keys are found while parsing
+(:func:`parse_json`).
 
 Every refusal is a :class:`StoreProblem` naming the key path, e.g. ``answers["17"]["3"]``; the
 store turns it into a ``StoreError`` that also names the file.
@@ -28,7 +30,7 @@ from jsonschema import Draft202012Validator, validators
 from jsonschema.exceptions import best_match
 
 FORMAT = "alsel-answer-store"
-VERSIONS = (1, 2, 3)
+VERSIONS = (1, 2, 3, 4)
 
 _ID = re.compile(r"0|[1-9][0-9]*")
 # ISO 8601 as record() writes it; fromisoformat() then checks the calendar.
@@ -114,6 +116,7 @@ def _schema(version: int) -> dict:
             "labels", "initial", "pending", "history", "meta"]
     pending_keys = ["queries", "images"]
     extra, pending_extra = {}, {}
+    shape = {"type": "array", "prefixItems": [{"type": "integer", "minimum": 1}] * 2, "minItems": 2, "maxItems": 2}
     if version >= 3:  # regions of region-level strategies
         keys.append("region_counts")
         pending_keys.append("regions")
@@ -122,13 +125,12 @@ def _schema(version: int) -> dict:
             "type": "object",
             "required": ["shape", "data", "done"],
             "additionalProperties": False,
-            "properties": {
-                "shape": {"type": "array", "prefixItems": [{"type": "integer", "minimum": 1}] * 2,
-                          "minItems": 2, "maxItems": 2},
-                "data": {"type": "string"},
-                "done": {"type": "boolean"},
-            },
+            "properties": {"shape": shape, "data": {"type": "string"}, "done": {"type": "boolean"}},
         })}
+    if version >= 4:  # the pixels asked so far, per image with annotated regions
+        keys.append("asked")
+        extra["asked"] = _ids({"type": "object", "required": ["shape", "data"], "additionalProperties": False,
+                               "properties": {"shape": shape, "data": {"type": "string"}}})
     return {
         "type": "object",
         "required": keys,
@@ -250,6 +252,8 @@ def check_store(data: Any) -> None:
 
     if version >= 3:
         _check_regions(data, n_images, initial)
+    if version >= 4:
+        _check_asked(data, n_images)
     _check_history(data)
 
 
@@ -280,6 +284,36 @@ def _check_regions(data: dict, n_images: int, initial: set) -> None:
         if label is not None and label["shape"] != entry["shape"]:
             raise StoreProblem(path + ["shape"], f"{entry['shape']} differs from the shape of the "
                                f"image's label {label['shape']}")
+
+
+def _check_asked(data: dict, n_images: int) -> None:
+    """One asked mask for each image with annotated regions and for no other, at the shape of
+    the image's label: ``ceil(H * W / 8)`` bytes of packed bits, the padding bits zero."""
+    for image, entry in data["asked"].items():
+        path = ["asked", image]
+        _check_id(path, image, n_images, "image")
+        if image not in data["region_counts"]:
+            raise StoreProblem(path, f"image {image} has an asked mask but no annotated regions "
+                               "(region_counts); only region-annotated images have one")
+        label = data["labels"][image]
+        if entry["shape"] != label["shape"]:
+            raise StoreProblem(path + ["shape"], f"{entry['shape']} differs from the shape of the "
+                               f"image's label {label['shape']}")
+        height, width = entry["shape"]
+        try:
+            raw = base64.b64decode(entry["data"], validate=True)
+        except (binascii.Error, ValueError):
+            raise StoreProblem(path + ["data"], "not valid base64") from None
+        pixels = height * width
+        if len(raw) != (pixels + 7) // 8:
+            raise StoreProblem(path + ["data"], f"decodes to {len(raw)} bytes; shape {[height, width]} "
+                               f"needs {(pixels + 7) // 8} (one bit a pixel)")
+        if pixels % 8 and raw[-1] & (0xFF >> (pixels % 8)):
+            raise StoreProblem(path + ["data"], "padding bits after the last pixel are set; they must be 0")
+    missing = sorted(set(data["region_counts"]) - set(data["asked"]), key=int)
+    if missing:
+        raise StoreProblem(["asked", missing[0]], f"missing: image {missing[0]} has annotated regions "
+                           "(region_counts) but no asked mask")
 
 
 def _check_id(path: list, key: str, size: int, what: str) -> None:

@@ -65,6 +65,11 @@ class Context:
     labels : dict or None
         Pool id -> current (partial) pixel labels of the candidates that have any
         (:data:`~alsel.loop.store.NO_LABEL` where a pixel has none); None if not given.
+    asked : dict or None
+        Pool id -> bool (H, W) mask of the pixels already asked in a region of an earlier round
+        (:meth:`~alsel.loop.store.AnswerStore.asked_pixels`), for the candidates that have any; a
+        pixel may be asked and still unlabelled (void in the ground truth, or sieved out). A
+        region-level strategy asks none of them again. None if not given.
     label_counts : int array (L,) or None
         Labelled pixels per label over every labelled image (L and those annotated since).
     """
@@ -78,6 +83,7 @@ class Context:
     pixels: Any = None
     labels: dict[int, np.ndarray] | None = None
     label_counts: np.ndarray | None = None
+    asked: dict[int, np.ndarray] | None = None
 
 
 @dataclass(frozen=True)
@@ -102,7 +108,7 @@ class Strategy:
     request.
 
     Optional hooks the loop honours: ``needs_pixels`` (True: the context carries a
-    :class:`~alsel.loop.pixels.PixelView` and the candidates' labels), ``region_annotation``
+    :class:`~alsel.loop.pixels.PixelView`, the candidates' labels and their asked masks), ``region_annotation``
     ("pixels" or "dominant": what the oracle gives for a region), ``sieve(image, labels,
     regions, probabilities)`` (cleans a region annotation with the model that chose it) and
     ``self_training`` (a :class:`~alsel.loop.selftrain.SelfTraining` the loop wraps around

@@ -11,7 +11,8 @@
   distributions agree (adaptive superpixels), scored by class-balanced uncertainty mass; one
   dominant label per region, then pixels the model finds unlikely for that label sieved out.
 
-A region with any labelled pixel is never asked again. docs/experiment.md ("The baselines")
+A region with any pixel asked before (labelled, or void or sieved and so still unlabelled) or
+labelled is never asked. docs/experiment.md ("The baselines")
 says where each departs from its paper.
 """
 
@@ -42,11 +43,16 @@ class _Superpixels:
         return self._cache[image_id]
 
 
-def _free(segments: np.ndarray, n: int, label: np.ndarray | None) -> np.ndarray:
-    """Bool (n,): segments without any labelled pixel."""
-    if label is None:
+def _free(segments: np.ndarray, n: int, label: np.ndarray | None, asked: np.ndarray | None) -> np.ndarray:
+    """Bool (n,): segments none of whose pixels was asked before or is labelled."""
+    taken = np.zeros(segments.shape, dtype=bool)
+    if label is not None:
+        taken |= label != NO_LABEL
+    if asked is not None:
+        taken |= asked
+    if not taken.any():
         return np.ones(n, dtype=bool)
-    return rg.segment_means((label != NO_LABEL).astype(np.float64), segments, n) == 0
+    return np.bincount(segments[taken], minlength=n)[:n] == 0
 
 
 def _region_request(image_ids: np.ndarray, segment_maps: dict[int, np.ndarray],
@@ -91,13 +97,13 @@ class PixBal(Strategy):
 
     def propose(self, context: Context) -> Request:
         _check_region_context(context, self.name)
-        labels = context.labels or {}
+        labels, asked = context.labels or {}, context.asked or {}
         ids, segs, score, cls, maps = [], [], [], [], {}
         for row, prob in context.pixels.probabilities():
             image_id = int(context.candidates[row])
             seg = self.superpixels(image_id, context.pixels.image(row))
             n = int(seg.max()) + 1
-            free = _free(seg, n, labels.get(image_id))
+            free = _free(seg, n, labels.get(image_id), asked.get(image_id))
             unc = rg.segment_means(rg.pixel_uncertainty(prob, self.uncertainty), seg, n)
             predicted = rg.segment_means(prob, seg, n).argmax(axis=1)
             keep = np.flatnonzero(free)
@@ -163,7 +169,7 @@ class AmspS(Strategy):
 
     def propose(self, context: Context) -> Request:
         _check_region_context(context, self.name)
-        labels = context.labels or {}
+        labels, asked = context.labels or {}, context.asked or {}
         ids, segs, score, maps, sizes = [], [], [], {}, []
         weights = None
         for row, prob in context.pixels.probabilities():
@@ -174,12 +180,12 @@ class AmspS(Strategy):
             image_id = int(context.candidates[row])
             base = self.superpixels(image_id, context.pixels.image(row))
             n_base = int(base.max()) + 1
-            free_base = _free(base, n_base, labels.get(image_id))
+            free_base = _free(base, n_base, labels.get(image_id), asked.get(image_id))
             merged = rg.merge_segments(base, rg.segment_means(prob, base, n_base), self.merge_threshold,
                                        allowed=free_base,
                                        max_pixels=int(self.max_merge * base.size / n_base))
             n = int(merged.max()) + 1
-            free = _free(merged, n, labels.get(image_id))
+            free = _free(merged, n, labels.get(image_id), asked.get(image_id))
             size = np.bincount(merged.ravel(), minlength=n)
             mass = rg.segment_means(rg.pixel_uncertainty(prob, self.uncertainty), merged, n) * size
             dominant = rg.segment_means(prob, merged, n).argmax(axis=1)
