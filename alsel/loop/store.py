@@ -351,7 +351,8 @@ class AnswerStore:
         a void or sieved pixel was asked too); None if no region of it has been annotated.
 
         A region-level strategy asks only pixels outside it (the store refuses the others)."""
-        (image,) = self._image_ids([image], "asked_pixels")
+        self._check_images([image], "asked_pixels")
+        image = int(image)
         if image not in self._asked_cache:
             entry = self._data["asked"].get(str(image))
             if entry is None:
@@ -427,11 +428,6 @@ class AnswerStore:
         return [i for i in self.pending_images if str(i) not in self._data["labels"]]
 
     # ------------------------------------------------------------------ validation
-    def _image_ids(self, images: Iterable, what: str) -> list[int]:
-        images = list(images)
-        self._check_images(images, what)
-        return [int(i) for i in images]
-
     def _check_images(self, images: Iterable, what: str) -> None:
         bad = [i for i in images if not _is_index(i, self.n_images)]
         if bad:
