@@ -238,3 +238,40 @@ def test_sample_report_of_the_committed_experiment(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "proposed vs rr, final mIoU: difference +1.85 (n = 2)" in result.stdout
     assert (tmp_path / "figure2.png").stat().st_size > 0
+
+
+def test_methods_keeps_only_those_strategies_and_says_so(tmp_path):
+    rows = experiment_rows()
+    for seed, final in enumerate([39.0, 30.0, 45.0]):         # ee: differences 1, 12, -4 (a large p)
+        rows += rows_of("ee", "binary", seed, [30.0 + seed, 35.0, final])
+    rows += rows_of("ee-short", "binary", 0, [30.0, 35.0])    # incomplete: stops at iteration 1
+    source = write_csv(tmp_path / "results.csv", rows)
+    whole = write_report([source], tmp_path / "all", figures=False)
+    assert {c.other for c in whole.analysis.comparisons} == {"rr", "ee", "pixel-random"}
+    status = main(["report", str(source), "--out", str(tmp_path / "out"), "--no-figures",
+                   "--methods", "proposed, rr"])
+    assert status == 0
+    with (tmp_path / "out" / "stats.csv").open() as f:
+        strategies = {r["strategy"] for r in csv.DictReader(f)}
+    assert strategies == {"proposed", "rr"}
+    text = (tmp_path / "out" / "tables.md").read_text()
+    assert "Left out on purpose (--methods): ee, ee-short, pixel-random." in text
+    assert "pixel-random" not in text.split("Left out on purpose")[1].split("\n", 1)[1]
+    # Holm over one comparison: the adjusted p is the raw p (among three, rr's was doubled)
+    kept = write_report([source], tmp_path / "two", methods=["proposed", "rr"], figures=False)
+    (rr,) = [c for c in kept.analysis.comparisons if c.metric == "final_miou"]
+    (rr_all,) = [c for c in whole.analysis.comparisons if c.metric == "final_miou" and c.other == "rr"]
+    assert rr.p_holm == pytest.approx(rr.test.p_t) and rr_all.p_holm > rr.p_holm
+
+
+@pytest.mark.parametrize("methods, pattern", [
+    ("proposed,ee", "--methods ee: no complete run of that name; choose among: proposed, rr, pixel-random"),
+    ("rr", "--methods rr leaves out the reference 'proposed'"),
+    (" , ", "--methods: give one or more strategy labels"),
+])
+def test_methods_errors_name_the_flag(tmp_path, capsys, methods, pattern):
+    source = write_csv(tmp_path / "results.csv", experiment_rows())
+    status = main(["report", str(source), "--out", str(tmp_path / "out"), "--methods", methods])
+    assert status == 2
+    assert pattern in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()

@@ -25,7 +25,8 @@ def _cmd_report(args: argparse.Namespace) -> int:
             raise ValueError("--out: the figures need matplotlib (pip install 'alsel[plot]'), "
                              "or pass --no-figures.") from None
     report = write_report(args.results, args.out, reference=args.reference, level=args.level,
-                          alpha=args.alpha, profile=args.profile, figures=figures)
+                          alpha=args.alpha, profile=args.profile, figures=figures,
+                          methods=args.methods)
     results = report.results
     for label, seed, last in results.incomplete:
         print(f"left out: {label} seed {seed} stops at iteration {last} of {results.final_iteration}",
@@ -36,6 +37,13 @@ def _cmd_report(args: argparse.Namespace) -> int:
         print(line)
     print("wrote " + ", ".join(str(p) for p in report.files))
     return 0
+
+
+def _labels(text: str) -> list[str]:
+    labels = [label.strip() for label in text.split(",") if label.strip()]
+    if not labels:
+        raise argparse.ArgumentTypeError("give one or more strategy labels, comma-separated (e.g. proposed,rr)")
+    return labels
 
 
 def add_command(commands) -> None:
@@ -53,5 +61,8 @@ def add_command(commands) -> None:
                         help="significance level of the Holm-adjusted paired t-tests")
     report.add_argument("--profile", default=None,
                         help="cost profile of the λ figure's AUC panel (default: the config's cost_profile)")
+    report.add_argument("--methods", type=_labels, default=None, metavar="LABEL,LABEL,...",
+                        help="only these strategies (comma-separated labels, the reference among them); "
+                             "default: every strategy in the results")
     report.add_argument("--no-figures", action="store_true", help="only tables.md and stats.csv")
     report.set_defaults(run=_cmd_report)

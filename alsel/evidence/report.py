@@ -23,13 +23,21 @@ class Report:
 
 
 def write_report(paths, out: str | os.PathLike, reference: str = "proposed", level: float = 0.95,
-                 alpha: float = 0.05, profile: str | None = None, figures: bool = True) -> Report:
+                 alpha: float = 0.05, profile: str | None = None, figures: bool = True,
+                 methods=None) -> Report:
     """Merge ``paths`` (results.csv files) and write the report into the folder ``out``.
 
     ``profile`` is the cost profile of the λ figure's AUC panel (default: the config's
-    ``cost_profile``, else cityscapes). Everything is computed before anything is written.
+    ``cost_profile``, else cityscapes). ``methods`` (strategy labels) keeps those alone, e.g. a λ
+    study's variants and their reference out of a merge of larger parts. Everything is computed
+    before anything is written.
     """
     results = load_results(paths)
+    if methods is not None:
+        if reference not in methods:
+            raise ValueError(f"--methods {','.join(methods)} leaves out the reference {reference!r}: add it, "
+                             "or name another with --reference.")
+        results = results.only(methods)
     if reference not in results.runs:
         known = ", ".join(results.strategies)
         raise ValueError(f"--reference {reference!r} has no complete run in these results; "

@@ -19,6 +19,7 @@ statistics and listed in :attr:`Results.incomplete`; nothing is dropped without 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import csv
 import json
 import math
@@ -72,6 +73,7 @@ class Results:
     config: dict | None = None                   # the common config (seeds/strategies of the first part)
     unchecked: list[str] = field(default_factory=list)  # files without a config.json beside them
     duplicates: int = 0                          # identical rows given more than once
+    excluded: list[str] = field(default_factory=list)  # strategies left out on purpose (:meth:`only`)
 
     @property
     def strategies(self) -> list[str]:
@@ -80,6 +82,24 @@ class Results:
 
     def seeds(self, strategy: str) -> list[int]:
         return sorted(self.runs.get(strategy, {}))
+
+    def only(self, labels) -> Results:
+        """These strategies alone (``alsel report --methods``): the others' runs, including
+        incomplete ones, are left out and listed in :attr:`excluded`. A label without a complete
+        run is refused, naming the ones there are."""
+        labels = list(dict.fromkeys(labels))
+        unknown = [label for label in labels if label not in self.runs]
+        if unknown or not labels:
+            raise EvidenceError(f"--methods {','.join(unknown) or '(empty)'}: no complete run of that name; "
+                                f"choose among: {', '.join(self.strategies)}.")
+        keep = set(labels)
+        others = sorted(set(self.runs) | {s for s, _, _ in self.incomplete})
+        return dataclasses.replace(
+            self, runs={s: r for s, r in self.runs.items() if s in keep},
+            kinds={s: k for s, k in self.kinds.items() if s in keep},
+            incomplete=[item for item in self.incomplete if item[0] in keep],
+            definitions={s: d for s, d in self.definitions.items() if s in keep},
+            excluded=[s for s in others if s not in keep])
 
 
 def order(labels, kinds: dict[str, str], reference: str | None = None) -> list[str]:

@@ -56,6 +56,8 @@ def markdown(results: Results, analysis: Analysis, sources: list[str]) -> str:
     if results.unchecked:
         lines += [f"Not checked for comparability (no config.json beside them): "
                   f"{', '.join(f'`{u}`' for u in results.unchecked)}.", ""]
+    if results.excluded:
+        lines += [f"Left out on purpose (--methods): {', '.join(results.excluded)}.", ""]
     if results.incomplete:
         lines += ["Left out (not at the final iteration): "
                   + "; ".join(f"{s} seed {k} (at iteration {i})" for s, k, i in results.incomplete) + ".", ""]
