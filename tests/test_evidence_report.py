@@ -196,7 +196,7 @@ def test_the_report_is_byte_identical_when_rerun(tmp_path):
     subprocess.run([sys.executable, "-m", "alsel.cli", "report", str(source), "--out", str(tmp_path / "two")],
                    check=True, capture_output=True, env=env)
     names = sorted(p.name for p in first.files)
-    assert names == ["figure2.png", "lambda.png", "stats.csv", "tables.md"]
+    assert names == ["figure2.png", "lambda.png", "paired.png", "stats.csv", "tables.md"]
     for name in names:
         assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes(), name
     text = (tmp_path / "one" / "tables.md").read_text()
@@ -275,3 +275,22 @@ def test_methods_errors_name_the_flag(tmp_path, capsys, methods, pattern):
     assert status == 2
     assert pattern in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_forest_plot_rows_are_the_paired_differences(tmp_path):
+    from alsel.evidence.figures import forest_rows
+
+    rows = experiment_rows()
+    rows += rows_of("ee", "binary", 0, [30.0, 35.0, 39.0])    # one seed: no test, so no row
+    results = load_results([write_csv(tmp_path / "results.csv", rows)])
+    analysis = analyse(results, "proposed")
+    forest = {r["method"]: r for r in forest_rows(results, analysis, "final_miou")}
+    assert sorted(forest) == ["pixel-random", "rr"]
+    assert forest["rr"]["per_seed"] == pytest.approx([2.0, 3.0, 1.0])
+    assert forest["rr"]["mean"] == pytest.approx(2.0) and forest["rr"]["low"] < 0 < forest["rr"]["high"]
+    assert forest["rr"]["kind"] == "binary" and not forest["rr"]["resolved"]
+    # pixel-random is 10 points better on every seed: resolved, reference worse
+    assert forest["pixel-random"]["per_seed"] == pytest.approx([-10.0, -10.0, -10.0])
+    assert forest["pixel-random"]["resolved"]
+    report = write_report([tmp_path / "results.csv"], tmp_path / "out")
+    assert (tmp_path / "out" / "paired.png") in report.files

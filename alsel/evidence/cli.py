@@ -52,7 +52,8 @@ def add_command(commands) -> None:
         "report", help="statistics, tables and figures from results.csv files (docs/experiment.md)",
         description="Merge the results.csv of one experiment's parts (other seeds or strategies; the "
                     "config.json beside each must agree on everything else) and write tables.md, "
-                    "stats.csv, figure2.png and, with a λ study, lambda.png.")
+                    "stats.csv, figure2.png, paired.png (a forest plot of the paired tests) and, with a λ study, "
+                    "lambda.png.")
     report.add_argument("results", nargs="+", help="results.csv files of alsel run")
     report.add_argument("-o", "--out", required=True, help="folder for the report")
     report.add_argument("--reference", default="proposed", help="the method compared with every other")

@@ -1,4 +1,5 @@
-"""The report's figures: the paper's Figure 2 against annotation hours, and the λ / mapping study."""
+"""The report's figures: the paper's Figure 2 against annotation hours, the paired differences
+(a forest plot) and the λ / mapping study."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from .analysis import Analysis, lambda_points
 from .results import Results
 from .stats import t_interval
 
-__all__ = ["figure2", "lambda_figure"]
+__all__ = ["figure2", "forest_rows", "paired_figure", "lambda_figure"]
 
 _STYLE = {"binary": ("-", "B"), "region": ("-.", "R"), "pixel": ("--", "P")}
 # PNG metadata that does not change between matplotlib builds: byte-identical figures.
@@ -63,6 +64,58 @@ def figure2(results: Results, analysis: Analysis, path: Path) -> Path:
     fig.suptitle(f"Test mIoU against annotation time: mean over {seeds} seeds, {analysis.level:.0%} CI "
                  f"(L alone drawn at left)", fontsize=10)
     axes[0][0].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, metadata=_METADATA)
+    plt.close(fig)
+    return path
+
+
+def forest_rows(results: Results, analysis: Analysis, metric: str, profile: str = "") -> list[dict]:
+    """One row per compared method on ``metric`` (and ``profile``), in the report's order: the
+    mean difference reference − method with its interval, each seed's difference, and whether the
+    verdict is resolved. Methods without a test (fewer than two shared seeds) are left out."""
+    values = analysis.values[metric, profile]
+    rows = []
+    for c in analysis.comparisons:
+        if c.metric != metric or c.profile != profile or c.test is None or c.test.n < 2:
+            continue
+        per_seed = [values[analysis.reference][k] - values[c.other][k] for k in c.seeds]
+        rows.append({"method": c.other, "kind": results.kinds[c.other], "mean": c.test.diff.mean,
+                     "low": c.test.diff.low, "high": c.test.diff.high, "per_seed": per_seed,
+                     "resolved": c.verdict.startswith("resolved"), "p_holm": c.p_holm})
+    return rows
+
+
+def paired_figure(results: Results, analysis: Analysis, path: Path, profile: str) -> Path | None:
+    """A forest plot of the paired comparisons: reference − method on final mIoU and on the AUC
+    under ``profile``, the mean with its interval (filled where the verdict is resolved) over each
+    seed's difference. None (nothing written) when no comparison has a test."""
+    panels = [("final_miou", "", "final mIoU")]
+    if profile in analysis.horizons:
+        panels.append(("auc", profile, f"AUC, log {profile} hours"))
+    panels = [(m, p, t, forest_rows(results, analysis, m, p)) for m, p, t in panels]
+    panels = [panel for panel in panels if panel[3]]
+    if not panels:
+        return None
+    plt = _plt()
+    height = 1.2 + 0.42 * max(len(rows) for *_, rows in panels)
+    fig, axes = plt.subplots(1, len(panels), figsize=(6.0 * len(panels), height), dpi=100, squeeze=False)
+    for ax, (metric, prof, title, rows) in zip(axes[0], panels):
+        y = np.arange(len(rows))[::-1]
+        for yi, row in zip(y, rows):
+            _, letter = _STYLE.get(row["kind"], (":", row["kind"]))
+            color = "C3" if row["resolved"] and row["mean"] < 0 else "C2" if row["resolved"] else "0.35"
+            ax.plot(row["per_seed"], [yi] * len(row["per_seed"]), "|", color=color, ms=7, alpha=0.6)
+            ax.plot([row["low"], row["high"]], [yi, yi], "-", color=color, lw=2)
+            ax.plot(row["mean"], yi, "o", ms=7, color=color, mfc=color if row["resolved"] else "white", mew=1.5)
+        ax.axvline(0.0, color="black", lw=0.8)
+        ax.set_yticks(y, [f"{row['method']} ({_STYLE.get(row['kind'], ('', row['kind']))[1]}), Holm p {row['p_holm']:.2g}"
+                          for row in rows], fontsize=8)
+        ax.set_xlabel(f"{analysis.reference} − method: {title} (mIoU points)", fontsize=9)
+        ax.tick_params(axis="x", labelsize=8)
+        ax.grid(alpha=0.3, axis="x")
+    fig.suptitle(f"{analysis.reference} against each method, paired by seed: mean and {analysis.level:.0%} CI "
+                 f"(filled: resolved; green: {analysis.reference} better, red: worse; ticks: seeds)", fontsize=9)
     fig.tight_layout()
     fig.savefig(path, metadata=_METADATA)
     plt.close(fig)

@@ -1,4 +1,4 @@
-"""``alsel report``: merge results.csv files, write tables.md, stats.csv, figure2.png, lambda.png."""
+"""``alsel report``: merge results.csv files, write tables.md, stats.csv, figure2.png, paired.png, lambda.png."""
 
 from __future__ import annotations
 
@@ -54,13 +54,16 @@ def write_report(paths, out: str | os.PathLike, reference: str = "proposed", lev
     files = [out / "tables.md", out / "stats.csv"]
     atomic_write_text(files[0], text)
     atomic_write_text(files[1], table)
-    for stale in ("figure2.png", "lambda.png"):  # a rerun must not leave an older run's figure
+    for stale in ("figure2.png", "paired.png", "lambda.png"):  # a rerun must not leave an older run's figure
         (out / stale).unlink(missing_ok=True)
     if figures:
-        from .figures import figure2, lambda_figure
+        from .figures import figure2, lambda_figure, paired_figure
 
         if analysis.horizons:
             files.append(figure2(results, analysis, out / "figure2.png"))
+        written = paired_figure(results, analysis, out / "paired.png", profile)
+        if written is not None:
+            files.append(written)
         if len(set(lambda_points(results).values())) >= 2:
             written = lambda_figure(results, analysis, out / "lambda.png", profile)
             if written is not None:
