@@ -16,8 +16,11 @@ from __future__ import annotations
 import csv
 import math
 import secrets
+import signal
+import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -236,34 +239,65 @@ def sweep(
     writer = _CsvWriter(csv_path)
     bar = None
     cache: dict[int, SelectionProblem] = {}
-    try:
-        warm_up = random_problem(12, 3, B=4, C_max=2, lam=1.0, seed=seed)
-        for name in solver_names:  # first-call costs (JIT compilation, imports, licences) stay out
-            for formulation in formulations:
-                if formulation not in INTEGRAL_FORMULATIONS or solvers.get(name).supports_mip:
-                    try:
-                        solvers.solve(build_lp(warm_up, formulation), name, solver_options.get(name, {}))
-                    except Exception:  # noqa: S110 - a failing backend is recorded by its real runs
-                        pass
-        bar = _progress(len(plan), progress)
-        for n, formulation, solver, r in plan:
+    with _ctrl_c() as pressed:
+        try:
+            warm_up = random_problem(12, 3, B=4, C_max=2, lam=1.0, seed=seed)
+            for name in solver_names:  # first-call costs (JIT compilation, imports, licences) stay out
+                for formulation in formulations:
+                    if formulation not in INTEGRAL_FORMULATIONS or solvers.get(name).supports_mip:
+                        try:
+                            solvers.solve(build_lp(warm_up, formulation), name, solver_options.get(name, {}))
+                        except Exception:  # noqa: S110 - a failing backend is recorded by its real runs
+                            pass
+            bar = _progress(len(plan), progress)
+            for n, formulation, solver, r in plan:
+                if pressed.is_set():  # Ctrl-C during the warm-up, caught by a backend
+                    raise KeyboardInterrupt
+                if bar is not None:
+                    bar.set_description(f"N={n} {formulation} {solver}")
+                instance = problem if problem is not None else cache.setdefault(n, factory(n))
+                run = _run_one(instance, formulation, solver, r, time_limit, solver_options.get(solver, {}),
+                               working_set)
+                if pressed.is_set():  # a backend caught Ctrl-C itself: stop, and drop the run it cut short
+                    raise KeyboardInterrupt
+                run.run_id = runs.run_id
+                writer.write(run)
+                runs.append(run)
+                if bar is not None:
+                    bar.update(1)
+        except KeyboardInterrupt:
+            runs.interrupted = True
+        finally:
             if bar is not None:
-                bar.set_description(f"N={n} {formulation} {solver}")
-            instance = problem if problem is not None else cache.setdefault(n, factory(n))
-            run = _run_one(instance, formulation, solver, r, time_limit, solver_options.get(solver, {}),
-                           working_set)
-            run.run_id = runs.run_id
-            writer.write(run)
-            runs.append(run)
-            if bar is not None:
-                bar.update(1)
-    except KeyboardInterrupt:
-        runs.interrupted = True
-    finally:
-        if bar is not None:
-            bar.close()
-        writer.close()
+                bar.close()
+            writer.close()
     return runs
+
+
+@contextmanager
+def _ctrl_c() -> Iterator[threading.Event]:
+    """An event that Ctrl-C sets, besides raising KeyboardInterrupt as usual.
+
+    Some backends catch the interrupt themselves and return normally (Gurobi ends the solve with
+    status INTERRUPTED; highspy can cancel a solve on Ctrl-C; a C extension may clear the error),
+    so a KeyboardInterrupt alone does not always reach the sweep. Outside the main thread, or
+    where SIGINT is ignored or left to the system, nothing is installed and the event stays clear.
+    """
+    pressed = threading.Event()
+    previous = signal.getsignal(signal.SIGINT) if threading.current_thread() is threading.main_thread() else None
+    if not callable(previous):
+        yield pressed
+        return
+
+    def handler(signum, frame):
+        pressed.set()
+        previous(signum, frame)
+
+    signal.signal(signal.SIGINT, handler)
+    try:
+        yield pressed
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _run_one(problem: SelectionProblem, formulation: str, solver: str, repeat: int,

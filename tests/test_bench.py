@@ -42,12 +42,32 @@ class InterruptedBackend(ToyLinprogBackend):
         return super().solve(lp, options)
 
 
+class SwallowingBackend(ToyLinprogBackend):
+    """Ctrl-C arrives during its third sweep run, and it catches the KeyboardInterrupt itself and
+    returns normally (as Gurobi does, ending with status INTERRUPTED)."""
+
+    name = "planted-swallow"
+    calls = 0
+
+    def solve(self, lp, options):
+        if lp.num_cols > 200:  # the sweep's runs, not the warm-up (N = 12: 102 columns)
+            SwallowingBackend.calls += 1
+        if SwallowingBackend.calls == 3:
+            SwallowingBackend.calls += 1
+            try:
+                os.kill(os.getpid(), signal.SIGINT)
+                time.sleep(5)  # the handler raises KeyboardInterrupt here
+            except KeyboardInterrupt:
+                pass
+        return super().solve(lp, options)
+
+
 @pytest.fixture
 def planted():
-    for backend in (RaisingBackend(), InterruptedBackend()):
+    for backend in (RaisingBackend(), InterruptedBackend(), SwallowingBackend()):
         solvers.register(backend)
     yield
-    for name in ("planted-raises", "planted-interrupt"):
+    for name in ("planted-raises", "planted-interrupt", "planted-swallow"):
         solvers._registered.pop(name, None)
 
 
@@ -87,6 +107,17 @@ def test_interrupted_sweep_keeps_its_rows(tmp_path, planted):
     assert 0 < len(runs) < 3
     assert runs.interrupted and runs.planned == 3
     assert len(rows(tmp_path / "bench.csv")) == len(runs)
+
+
+def test_ctrl_c_that_a_backend_catches_still_stops_the_sweep(tmp_path, planted):
+    SwallowingBackend.calls = 0
+    before = signal.getsignal(signal.SIGINT)
+    runs = bench.sweep([20, 30, 40, 50], ["planted-swallow"], ["symmetric"], classes=3,
+                       csv_path=tmp_path / "bench.csv", progress=False, working_set=False)  # a solve a run
+    # the two runs before Ctrl-C are kept; the one it cut short is not recorded as if it had finished
+    assert runs.interrupted and [r.n_images for r in runs] == [20, 30]
+    assert [int(r["n_images"]) for r in rows(tmp_path / "bench.csv")] == [20, 30]
+    assert signal.getsignal(signal.SIGINT) is before
 
 
 @pytest.mark.parametrize("kwargs, pattern", [
