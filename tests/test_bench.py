@@ -109,7 +109,17 @@ def test_interrupted_sweep_keeps_its_rows(tmp_path, planted):
     assert len(rows(tmp_path / "bench.csv")) == len(runs)
 
 
-def test_ctrl_c_that_a_backend_catches_still_stops_the_sweep(tmp_path, planted):
+@pytest.fixture
+def terminal_ctrl_c():
+    """Python's own Ctrl-C handler, as in a terminal: pytest run as a shell's background job
+    (`make test &`) starts with SIGINT ignored. Restored afterwards."""
+    original = signal.getsignal(signal.SIGINT)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, original)
+
+
+def test_ctrl_c_that_a_backend_catches_still_stops_the_sweep(tmp_path, planted, terminal_ctrl_c):
     SwallowingBackend.calls = 0
     before = signal.getsignal(signal.SIGINT)
     runs = bench.sweep([20, 30, 40, 50], ["planted-swallow"], ["symmetric"], classes=3,
@@ -240,8 +250,11 @@ def test_ctrl_c_exits_130_and_keeps_every_row(tmp_path):
     assert main(argv + ["--out", str(out)]) == 0  # an earlier sweep's row, which must survive
     earlier = rows(out / "bench.csv")
     env = {**os.environ, "PYTHONPATH": str(Path(alsel.__file__).parent.parent)}
+    # as from a terminal: a shell's background job (`make test &`) ignores SIGINT, and a child
+    # started with it ignored would ignore Ctrl-C too
     process = subprocess.Popen([sys.executable, "-m", "alsel.cli", *argv, "--repeat", "5000", "--out", str(out)],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         deadline = time.monotonic() + 120
         while len(rows(out / "bench.csv")) < len(earlier) + 2 and time.monotonic() < deadline:
