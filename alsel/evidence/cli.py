@@ -61,7 +61,8 @@ def add_command(commands) -> None:
     report.add_argument("--alpha", type=fraction, default=0.05,
                         help="significance level of the Holm-adjusted paired t-tests")
     report.add_argument("--profile", default=None,
-                        help="cost profile of the λ figure's AUC panel (default: the config's cost_profile)")
+                        help="cost profile of the AUC panels of paired.png and lambda.png "
+                             "(default: the config's cost_profile)")
     report.add_argument("--methods", type=_labels, default=None, metavar="LABEL,LABEL,...",
                         help="only these strategies (comma-separated labels, the reference among them); "
                              "default: every strategy in the results")

@@ -100,17 +100,17 @@ def paired_figure(results: Results, analysis: Analysis, path: Path, profile: str
     plt = _plt()
     height = 1.2 + 0.42 * max(len(rows) for *_, rows in panels)
     fig, axes = plt.subplots(1, len(panels), figsize=(6.0 * len(panels), height), dpi=100, squeeze=False)
-    for ax, (metric, prof, title, rows) in zip(axes[0], panels):
+    for ax, (_, _, title, rows) in zip(axes[0], panels):
         y = np.arange(len(rows))[::-1]
         for yi, row in zip(y, rows):
-            _, letter = _STYLE.get(row["kind"], (":", row["kind"]))
             color = "C3" if row["resolved"] and row["mean"] < 0 else "C2" if row["resolved"] else "0.35"
             ax.plot(row["per_seed"], [yi] * len(row["per_seed"]), "|", color=color, ms=7, alpha=0.6)
             ax.plot([row["low"], row["high"]], [yi, yi], "-", color=color, lw=2)
             ax.plot(row["mean"], yi, "o", ms=7, color=color, mfc=color if row["resolved"] else "white", mew=1.5)
         ax.axvline(0.0, color="black", lw=0.8)
-        ax.set_yticks(y, [f"{row['method']} ({_STYLE.get(row['kind'], ('', row['kind']))[1]}), Holm p {row['p_holm']:.2g}"
-                          for row in rows], fontsize=8)
+        letters = [_STYLE.get(row["kind"], ("", row["kind"]))[1] for row in rows]
+        ax.set_yticks(y, [f"{row['method']} ({letter}), Holm p {row['p_holm']:.2g}"
+                          for row, letter in zip(rows, letters)], fontsize=8)
         ax.set_xlabel(f"{analysis.reference} − method: {title} (mIoU points)", fontsize=9)
         ax.tick_params(axis="x", labelsize=8)
         ax.grid(alpha=0.3, axis="x")

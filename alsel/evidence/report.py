@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,13 +25,13 @@ class Report:
 
 def write_report(paths, out: str | os.PathLike, reference: str = "proposed", level: float = 0.95,
                  alpha: float = 0.05, profile: str | None = None, figures: bool = True,
-                 methods=None) -> Report:
+                 methods: Sequence[str] | None = None) -> Report:
     """Merge ``paths`` (results.csv files) and write the report into the folder ``out``.
 
-    ``profile`` is the cost profile of the λ figure's AUC panel (default: the config's
-    ``cost_profile``, else cityscapes). ``methods`` (strategy labels) keeps those alone, e.g. a λ
-    study's variants and their reference out of a merge of larger parts. Everything is computed
-    before anything is written.
+    ``profile`` is the cost profile of the AUC panels of paired.png and lambda.png (default: the
+    config's ``cost_profile``, else cityscapes). ``methods`` (strategy labels) keeps those alone,
+    e.g. a λ study's variants and their reference out of a merge of larger parts. Everything is
+    computed before anything is written.
     """
     results = load_results(paths)
     if methods is not None:

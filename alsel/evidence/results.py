@@ -19,8 +19,8 @@ statistics and listed in :attr:`Results.incomplete`; nothing is dropped without 
 from __future__ import annotations
 
 import copy
-import dataclasses
 import csv
+import dataclasses
 import json
 import math
 import re
