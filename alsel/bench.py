@@ -249,10 +249,10 @@ def sweep(
                             solvers.solve(build_lp(warm_up, formulation), name, solver_options.get(name, {}))
                         except Exception:  # noqa: S110 - a failing backend is recorded by its real runs
                             pass
+            if pressed.is_set():  # Ctrl-C during the warm-up, caught by a backend
+                raise KeyboardInterrupt
             bar = _progress(len(plan), progress)
             for n, formulation, solver, r in plan:
-                if pressed.is_set():  # Ctrl-C during the warm-up, caught by a backend
-                    raise KeyboardInterrupt
                 if bar is not None:
                     bar.set_description(f"N={n} {formulation} {solver}")
                 instance = problem if problem is not None else cache.setdefault(n, factory(n))
