@@ -98,7 +98,7 @@ def paired_figure(results: Results, analysis: Analysis, path: Path, profile: str
     if not panels:
         return None
     plt = _plt()
-    height = 1.2 + 0.42 * max(len(rows) for *_, rows in panels)
+    height = 1.7 + 0.42 * max(len(rows) for *_, rows in panels)
     fig, axes = plt.subplots(1, len(panels), figsize=(6.0 * len(panels), height), dpi=100, squeeze=False)
     for ax, (_, _, title, rows) in zip(axes[0], panels):
         y = np.arange(len(rows))[::-1]
@@ -111,11 +111,12 @@ def paired_figure(results: Results, analysis: Analysis, path: Path, profile: str
         letters = [_STYLE.get(row["kind"], ("", row["kind"]))[1] for row in rows]
         ax.set_yticks(y, [f"{row['method']} ({letter}), Holm p {row['p_holm']:.2g}"
                           for row, letter in zip(rows, letters)], fontsize=8)
-        ax.set_xlabel(f"{analysis.reference} − method: {title} (mIoU points)", fontsize=9)
+        ax.set_xlabel(f"{analysis.reference} − method: {title}", fontsize=9)
         ax.tick_params(axis="x", labelsize=8)
         ax.grid(alpha=0.3, axis="x")
-    fig.suptitle(f"{analysis.reference} against each method, paired by seed: mean and {analysis.level:.0%} CI "
-                 f"(filled: resolved; green: {analysis.reference} better, red: worse; ticks: seeds)", fontsize=9)
+    fig.suptitle(f"{analysis.reference} against each method, paired by seed, in mIoU points: mean and "
+                 f"{analysis.level:.0%} CI\n(filled: resolved; green: {analysis.reference} better, red: worse; "
+                 "ticks: seeds)", fontsize=9)
     fig.tight_layout()
     fig.savefig(path, metadata=_METADATA)
     plt.close(fig)
